@@ -1,0 +1,1 @@
+"""Adapters that speak the wire: HTTP (REST) now, the socket dialects later."""

@@ -1,0 +1,165 @@
+"""RS256 application JWTs: who is calling, for which application, and may they call this path.
+
+Claims follow the Vonage tools: `application_id` picks the tenant; no `sub` = an admin token, `sub` = a user's
+name; `acl.paths` restricts paths. `exp` is optional (then 15 minutes from `iat`), may be a numeric string, and
+is capped at 24 h after `iat`.
+
+Verified tokens are cached by their text until they expire: the client SDKs reuse one token for a whole session,
+and an RSA verification costs far more than the rest of a small request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from parley.api.errors import invalid_token
+from parley.domain.acl import path_allowed
+from parley.domain.errors import DomainError, forbidden, not_found
+from parley.domain.ports import Store
+from parley.domain.principal import Principal
+
+DEFAULT_TTL = 15 * 60
+MAX_LIFETIME = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class Claims:
+    application_id: str
+    sub: str | None
+    acl: Any
+    expires: float
+
+
+def _number(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise invalid_token(f"The token's {name} claim is not a number.")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise invalid_token(f"The token's {name} claim is not a number.")
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise DomainError("system:error:missing-token", "You did not provide a token. Please provide a valid token.")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise invalid_token()
+    return token.strip()
+
+
+class _KeyCache:
+    """Application public keys, re-read from the store now and then (applications change through the CLI)."""
+
+    def __init__(self, store: Store, ttl: float = 30.0) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._keys: dict[str, tuple[float, RSAPublicKey | None]] = {}
+
+    async def key(self, application_id: str) -> RSAPublicKey | None:
+        now = time.monotonic()
+        cached = self._keys.get(application_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        application = await self._store.application(application_id)
+        key = None
+        if application is not None:
+            loaded = load_pem_public_key(application.public_key_pem.encode())
+            key = loaded if isinstance(loaded, RSAPublicKey) else None
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[application_id] = (now + self._ttl, key)
+        return key
+
+
+class Authenticator:
+    def __init__(self, store: Store, clock_skew: float = 30.0, max_lifetime: float = MAX_LIFETIME,
+                 cache_size: int = 10_000) -> None:
+        self._store = store
+        self._skew = clock_skew
+        self._max_lifetime = max_lifetime
+        self._keys = _KeyCache(store)
+        self._verified: OrderedDict[str, Claims] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def claims(self, token: str) -> Claims:
+        now = time.time()
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached.expires + self._skew > now:
+                return cached
+            del self._verified[token]
+        claims = await self._verify(token, now)
+        self._verified[token] = claims
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str, now: float) -> Claims:
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise invalid_token() from exc
+        application_id = unverified.get("application_id")
+        if header.get("alg") != "RS256" or not isinstance(application_id, str):
+            raise invalid_token()
+        key = await self._keys.key(application_id)
+        if key is None:
+            raise invalid_token()
+        try:
+            payload = jwt.decode(token, key, algorithms=["RS256"],
+                                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                                          "verify_aud": False, "verify_iss": False})
+        except jwt.PyJWTError as exc:
+            raise invalid_token() from exc
+        return Claims(application_id, self._subject(payload), payload.get("acl"), self._expiry(payload, now))
+
+    def _expiry(self, payload: dict[str, Any], now: float) -> float:
+        issued, expires, not_before = (_number(payload.get(k), k) for k in ("iat", "exp", "nbf"))
+        if issued is None and expires is None:
+            raise invalid_token("The token has neither iat nor exp.")
+        if issued is not None and issued > now + self._skew:
+            raise invalid_token("The token was issued in the future.")
+        if not_before is not None and not_before > now + self._skew:
+            raise invalid_token("The token is not valid yet.")
+        if expires is None:
+            expires = (issued or now) + DEFAULT_TTL
+        if issued is not None:
+            expires = min(expires, issued + self._max_lifetime)
+        if expires + self._skew <= now:
+            raise DomainError("system:error:expired-token", "The token has expired. Please provide a valid token.")
+        return expires
+
+    @staticmethod
+    def _subject(payload: dict[str, Any]) -> str | None:
+        sub = payload.get("sub")
+        if sub is None:
+            return None
+        if not isinstance(sub, str) or not sub:
+            raise invalid_token("The token's sub claim is not a user name.")
+        return sub
+
+    async def principal(self, authorization: str | None, method: str, path: str) -> Principal:
+        claims = await self.claims(bearer_token(authorization))
+        if not path_allowed(claims.acl, method, path):
+            raise forbidden("The token's ACL does not allow this request.")
+        if claims.sub is None:
+            return Principal(claims.application_id)
+        user = await self._store.user_by_name(claims.application_id, claims.sub)
+        if user is None:
+            raise not_found("user")
+        return Principal(claims.application_id, user)

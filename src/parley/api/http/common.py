@@ -1,0 +1,117 @@
+"""What every handler shares: JSON in and out, the caller, paging parameters, links."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from parley.api.auth import Authenticator
+from parley.domain.errors import DomainError, invalid
+from parley.domain.limits import Limits
+from parley.domain.paging import Page, PageRequest, encode_cursor, page_request
+from parley.domain.principal import Principal
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def empty(status: int = 204) -> Response:
+    return Response(status_code=status)
+
+
+async def read_json(request: Request, limits: Limits, *, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object body. Oversize, malformed or non-object bodies are refused before any work."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+        raise too_large(limits)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_body_bytes:
+            raise too_large(limits)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        if optional:
+            return {}
+        raise invalid("body", "A JSON object body is required.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DomainError("http:error:invalid-json", f"The body is not valid JSON: {exc.msg}.") from exc
+    if not isinstance(body, dict):
+        raise invalid("body", "The body must be a JSON object.")
+    return body
+
+
+def too_large(limits: Limits) -> DomainError:
+    return DomainError("http:error:request-too-large", f"The body is larger than {limits.max_body_bytes} bytes.")
+
+
+class Context:
+    """Per-server helpers for handlers: authentication and link building."""
+
+    def __init__(self, authenticator: Authenticator, limits: Limits, public_url: str | None) -> None:
+        self.authenticator = authenticator
+        self.limits = limits
+        self._public_url = public_url.rstrip("/") if public_url else None
+
+    async def principal(self, request: Request) -> Principal:
+        return await self.authenticator.principal(
+            request.headers.get("authorization"), request.method, request.url.path)
+
+    def base_url(self, request: Request) -> str:
+        """Links are absolute (the Node clients parse `_links.next.href` with `new URL`)."""
+        if self._public_url:
+            return self._public_url
+        return str(request.base_url).rstrip("/")
+
+    async def body(self, request: Request, *, optional: bool = False) -> dict[str, Any]:
+        return await read_json(request, self.limits, optional=optional)
+
+
+def query_page(request: Request, filter_names: Iterable[str]) -> PageRequest:
+    params = request.query_params
+    filters = {name: params[name] for name in filter_names if params.get(name) not in (None, "")}
+    return page_request(params.get("page_size"), params.get("order"), params.get("cursor"), filters)
+
+
+def page_links(url: str, page: Page[Any]) -> dict[str, Any]:
+    def href(request: PageRequest | None) -> dict[str, str]:
+        first = request is None or (request.position is None and not request.backwards)
+        target = request if request is not None else page.request
+        cursor = "" if first else f"&cursor={encode_cursor(target)}"
+        query = f"?order={target.order}&page_size={target.size}"
+        for key, value in sorted(target.filters.items()):
+            query += f"&{key}={_quote(value)}"
+        return {"href": f"{url}{query}{cursor}"}
+
+    first_request = PageRequest(page.request.size, page.request.order, page.request.filters)
+    links: dict[str, Any] = {"first": href(first_request), "self": href(page.request)}
+    if page.next is not None:
+        links["next"] = href(page.next)
+    if page.prev is not None:
+        links["prev"] = href(page.prev)
+    return links
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def int_path(value: str, name: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise invalid(name, f'"{name}" must be a positive integer')
+    return int(value)

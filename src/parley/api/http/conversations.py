@@ -1,0 +1,61 @@
+"""`/v1/conversations` and `/v1/users/{user_id}/conversations`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from parley.api.http import render
+from parley.api.http.common import Context, JSONResponse, empty, query_page
+from parley.api.http.users import envelope
+from parley.domain.conversations import ConversationService
+
+
+def routes(ctx: Context, conversations: ConversationService) -> list[Route]:
+    async def list_conversations(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        page = await conversations.list(principal, query_page(request, ["date_start", "date_end"]))
+        base = ctx.base_url(request)
+        items = [render.conversation_lite(base, c) for c in page.items]
+        return JSONResponse(envelope(base, f"{base}/v1/conversations", "conversations", items, page))
+
+    async def create_conversation(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        conversation = await conversations.create(principal, await ctx.body(request, optional=True))
+        return JSONResponse(render.conversation(ctx.base_url(request), conversation), status_code=201)
+
+    async def get_conversation(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        conversation = await conversations.get(principal, request.path_params["conversation_id"])
+        return JSONResponse(render.conversation(ctx.base_url(request), conversation))
+
+    async def update_conversation(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        body = await ctx.body(request, optional=True)
+        conversation = await conversations.update(principal, request.path_params["conversation_id"], body)
+        return JSONResponse(render.conversation(ctx.base_url(request), conversation))
+
+    async def delete_conversation(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        await conversations.delete(principal, request.path_params["conversation_id"])
+        return empty()
+
+    async def user_conversations(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        user_id = request.path_params["user_id"]
+        page = await conversations.list_of_user(
+            principal, user_id, query_page(request, ["state", "date_start", "order_by", "include_custom_data"]))
+        base = ctx.base_url(request)
+        items = [render.user_conversation(base, c, m) for c, m in page.items]
+        url = f"{base}/v1/users/{user_id}/conversations"
+        return JSONResponse(envelope(base, url, "conversations", items, page))
+
+    return [
+        Route("/v1/conversations", list_conversations, methods=["GET"]),
+        Route("/v1/conversations", create_conversation, methods=["POST"]),
+        Route("/v1/conversations/{conversation_id}", get_conversation, methods=["GET"]),
+        Route("/v1/conversations/{conversation_id}", update_conversation, methods=["PUT"]),
+        Route("/v1/conversations/{conversation_id}", delete_conversation, methods=["DELETE"]),
+        Route("/v1/users/{user_id}/conversations", user_conversations, methods=["GET"]),
+    ]

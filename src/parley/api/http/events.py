@@ -1,0 +1,77 @@
+"""`/v1/conversations/{conversation_id}/events`.
+
+Event lists disagree between sources on `_embedded` (reference §9.3): the official Node client only parses a
+bare array, the live API (and the Java SDK since 8.9.1) returns `{"events": [...]}`. `events_envelope` picks:
+"auto" answers the Node server SDK (recognised by its User-Agent) with the array and everyone else with the object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from parley.api.http import render
+from parley.api.http.common import Context, JSONResponse, empty, int_path, page_links, query_page
+from parley.domain.events import EventService
+
+BASE = "/v1/conversations/{conversation_id}/events"
+FILTERS = ["start_id", "end_id", "event_type", "exclude_deleted_events"]
+IDEMPOTENCY_HEADERS = ("idempotency-key", "x-idempotency-key")
+
+
+def wants_array(request: Request, mode: str) -> bool:
+    if mode in ("array", "object"):
+        return mode == "array"
+    return request.headers.get("user-agent", "").startswith("@vonage/server-sdk")
+
+
+def idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
+    for header in IDEMPOTENCY_HEADERS:
+        if value := request.headers.get(header):
+            return value[:200]
+    client_ref = body.get("client_ref")
+    return client_ref[:200] if isinstance(client_ref, str) and client_ref else None
+
+
+def routes(ctx: Context, events: EventService, envelope_mode: str) -> list[Route]:
+    async def list_events(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        conversation_id = request.path_params["conversation_id"]
+        page = await events.list(principal, conversation_id, query_page(request, FILTERS))
+        base = ctx.base_url(request)
+        items = [render.event(base, e) for e in page.items]
+        url = f"{base}/v1/conversations/{conversation_id}/events"
+        embedded: Any = items if wants_array(request, envelope_mode) else {"events": items}
+        return JSONResponse({"page_size": page.request.size, "_embedded": embedded,
+                             "_links": page_links(url, page)})
+
+    async def create_event(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        body = await ctx.body(request)
+        created = await events.create(principal, request.path_params["conversation_id"], body,
+                                      idempotency_key(request, body))
+        # A retry gets the original reply; the header tells a curious client it was a replay.
+        headers = {"idempotent-replayed": "true"} if created.replayed else None
+        return JSONResponse(render.event(ctx.base_url(request), created.event), status_code=201, headers=headers)
+
+    async def get_event(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        params = request.path_params
+        event = await events.get(principal, params["conversation_id"], int_path(params["event_id"], "event_id"))
+        return JSONResponse(render.event(ctx.base_url(request), event))
+
+    async def delete_event(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        params = request.path_params
+        await events.delete(principal, params["conversation_id"], int_path(params["event_id"], "event_id"))
+        return empty()
+
+    return [
+        Route(BASE, list_events, methods=["GET"]),
+        Route(BASE, create_event, methods=["POST"]),
+        Route(BASE + "/{event_id}", get_event, methods=["GET"]),
+        Route(BASE + "/{event_id}", delete_event, methods=["DELETE"]),
+    ]

@@ -1,0 +1,57 @@
+"""`/v1/conversations/{conversation_id}/members`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from parley.api.http import render
+from parley.api.http.common import Context, JSONResponse, query_page
+from parley.api.http.users import envelope
+from parley.domain.members import MemberService
+
+BASE = "/v1/conversations/{conversation_id}/members"
+
+
+def routes(ctx: Context, members: MemberService) -> list[Route]:
+    async def list_members(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        conversation_id = request.path_params["conversation_id"]
+        page = await members.list(principal, conversation_id, query_page(request, []))
+        base = ctx.base_url(request)
+        items = [render.member_lite(base, m) for m in page.items]
+        url = f"{base}/v1/conversations/{conversation_id}/members"
+        return JSONResponse(envelope(base, url, "members", items, page))
+
+    async def create_member(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        body = await ctx.body(request)
+        member = await members.create(principal, request.path_params["conversation_id"], body)
+        return JSONResponse(render.member(ctx.base_url(request), member), status_code=201)
+
+    async def get_me(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        member = await members.me(principal, request.path_params["conversation_id"])
+        return JSONResponse(render.member(ctx.base_url(request), member))
+
+    async def get_member(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        params = request.path_params
+        member = await members.get(principal, params["conversation_id"], params["member_id"])
+        return JSONResponse(render.member(ctx.base_url(request), member))
+
+    async def update_member(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        body = await ctx.body(request)
+        params = request.path_params
+        member = await members.update(principal, params["conversation_id"], params["member_id"], body)
+        return JSONResponse(render.member(ctx.base_url(request), member))
+
+    return [
+        Route(BASE, list_members, methods=["GET"]),
+        Route(BASE, create_member, methods=["POST"]),
+        Route(BASE + "/me", get_me, methods=["GET"]),
+        Route(BASE + "/{member_id}", get_member, methods=["GET"]),
+        Route(BASE + "/{member_id}", update_member, methods=["PATCH"]),
+    ]

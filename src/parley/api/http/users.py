@@ -1,0 +1,68 @@
+"""`/v1/users`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from parley.api.http import render
+from parley.api.http.common import Context, JSONResponse, empty, page_links, query_page
+from parley.domain.paging import Page
+from parley.domain.users import UserService
+
+
+def routes(ctx: Context, users: UserService) -> list[Route]:
+    async def list_users(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        page = await users.list(principal, query_page(request, ["name"]))
+        base = ctx.base_url(request)
+        return JSONResponse(envelope(base, f"{base}/v1/users", "users",
+                                     [render.user_lite(base, u) for u in page.items], page))
+
+    async def create_user(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        user = await users.create(principal, await ctx.body(request, optional=True))
+        return JSONResponse(render.user(ctx.base_url(request), user), status_code=201)
+
+    async def get_user(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        user = await users.get(principal, request.path_params["user_id"])
+        return JSONResponse(render.user(ctx.base_url(request), user))
+
+    async def update_user(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        body = await ctx.body(request, optional=True)
+        user = await users.update(principal, request.path_params["user_id"], body)
+        return JSONResponse(render.user(ctx.base_url(request), user))
+
+    async def delete_user(request: Request) -> Response:
+        principal = await ctx.principal(request)
+        await users.delete(principal, request.path_params["user_id"])
+        return empty()
+
+    async def user_sessions(request: Request) -> Response:
+        """Sessions are opened by socket logins (a later issue); until then every user has none."""
+        principal = await ctx.principal(request)
+        user_id = request.path_params["user_id"]
+        await users.get(principal, user_id)
+        page: Page[Any] = Page([], query_page(request, []), None, None)
+        base = ctx.base_url(request)
+        return JSONResponse(envelope(base, f"{base}/v1/users/{user_id}/sessions", "sessions", [], page))
+
+    return [
+        Route("/v1/users/{user_id}/sessions", user_sessions, methods=["GET"]),
+        Route("/v1/users", list_users, methods=["GET"]),
+        Route("/v1/users", create_user, methods=["POST"]),
+        Route("/v1/users/{user_id}", get_user, methods=["GET"]),
+        Route("/v1/users/{user_id}", update_user, methods=["PATCH"]),
+        Route("/v1/users/{user_id}", delete_user, methods=["DELETE"]),
+    ]
+
+
+def envelope(base: str, url: str, resource: str, items: list[Any], page: Page[Any]) -> dict[str, Any]:
+    """The v1 list envelope: `page_size`, `_embedded.<resource>` (always present), `_links`."""
+    del base
+    return {"page_size": page.request.size, "_embedded": {resource: items}, "_links": page_links(url, page)}

@@ -1,0 +1,120 @@
+"""The composition root: the only module that picks concrete backends and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from parley.api.auth import Authenticator
+from parley.api.errors import error_body
+from parley.api.http import conversations, docs, events, members, users
+from parley.api.http.common import Context, JSONResponse
+from parley.domain.clock import Clock, SystemClock
+from parley.domain.conversations import ConversationService
+from parley.domain.errors import DomainError
+from parley.domain.events import EventService
+from parley.domain.members import MemberService
+from parley.domain.ports import EventSink, NoSink, Store
+from parley.domain.users import UserService
+from parley.settings import Settings
+from parley.store.backend import PostgresBackend, SQLiteBackend
+from parley.store.migrate import migrate
+from parley.store.sql import SQLStore
+
+log = logging.getLogger("parley")
+
+
+async def open_store(settings: Settings) -> Store:
+    """Migrate the database to the newest schema, then open it."""
+    url = settings.resolved_database_url()
+    if settings.is_sqlite:
+        settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(migrate, url)  # Alembic runs its own event loop for asyncpg
+    if settings.is_sqlite:
+        return SQLStore(SQLiteBackend(settings.sqlite_path(), settings.sqlite_synchronous))
+    return SQLStore(await PostgresBackend.connect(url))
+
+
+@dataclass(frozen=True)
+class Services:
+    users: UserService
+    conversations: ConversationService
+    members: MemberService
+    events: EventService
+
+
+def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) -> Services:
+    limits = settings.limits
+    return Services(
+        users=UserService(store, clock, limits),
+        conversations=ConversationService(store, clock, limits, sink),
+        members=MemberService(store, clock, limits, sink),
+        events=EventService(store, clock, limits, sink),
+    )
+
+
+def http_routes(store: Store, settings: Settings, svc: Services) -> list[BaseRoute]:
+    authenticator = Authenticator(store, settings.clock_skew_seconds, settings.max_token_lifetime_seconds)
+    ctx = Context(authenticator, settings.limits, settings.public_url)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return [
+        Route("/health", health, methods=["GET"]),
+        *docs.routes(),
+        *users.routes(ctx, svc.users),
+        *conversations.routes(ctx, svc.conversations),
+        *members.routes(ctx, svc.members),
+        *events.routes(ctx, svc.events, settings.events_envelope),
+    ]
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    status, body = error_body(exc)
+    return JSONResponse(body, status_code=status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "http:error:not-found", 405: "http:error:method-not-allowed"}.get(
+        exc.status_code, "http:error:validation-fail")
+    _, body = error_body(DomainError(code, str(exc.detail)))
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    _, body = error_body(DomainError("system:error:internal-error", "Something went wrong."))
+    return JSONResponse(body, status_code=500)
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+    """The ASGI application. The store opens (and migrates) when the server starts."""
+    holder: dict[str, Store] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await open_store(settings)
+        holder["store"] = store
+        svc = services(store, settings, clock or SystemClock(), NoSink())
+        app.router.routes.extend(http_routes(store, settings, svc))
+        try:
+            yield
+        finally:
+            await store.close()
+
+    return Starlette(
+        lifespan=lifespan,
+        exception_handlers={DomainError: domain_error, HTTPException: http_error, Exception: internal_error},
+    )

@@ -1,0 +1,1 @@
+"""The domain: models, rules and the ports adapters implement. Standard library only."""

@@ -1,0 +1,20 @@
+"""Server time. Time stamps are always the server's, UTC, ISO 8601 with milliseconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """`2019-09-03T18:40:24.324Z`: the form every client parses, and it sorts as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

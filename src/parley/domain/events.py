@@ -1,0 +1,234 @@
+"""Events: the conversation's history. Text and the other creatable types, receipts, deletes.
+
+Ids are allocated by the store inside the writing transaction. A client-supplied idempotency key is recorded
+in that same transaction, so a retried request returns the original event instead of a second one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from parley.domain.access import history_limit, readable_conversation, require_joined, require_writable
+from parley.domain.clock import Clock, iso
+from parley.domain.errors import DomainError, forbidden, invalid, not_found
+from parley.domain.limits import Limits
+from parley.domain.models import JSON, Event, Member
+from parley.domain.paging import Page, PageRequest, paginate
+from parley.domain.ports import ConversationTx, EventFilter, EventSink, NewEvent, Store
+from parley.domain.principal import Principal
+from parley.domain.validate import body_object, event_id_value, json_size, optional_object, optional_str
+
+RECEIPT_TYPES = frozenset({
+    "message:seen", "message:delivered", "message:submitted", "message:rejected", "message:undeliverable",
+    "text:seen", "text:delivered", "image:seen", "image:delivered", "event:seen", "event:delivered",
+})
+AUDIO_TYPES = frozenset({
+    "audio:play", "audio:play:stop", "audio:say", "audio:say:stop", "audio:dtmf", "audio:record",
+    "audio:record:stop", "audio:mute:on", "audio:mute:off", "audio:earmuff:on", "audio:earmuff:off",
+    "audio:speaking:on", "audio:speaking:off",
+})
+CONTENT_TYPES = frozenset({"message", "text", "image"})
+EPHEMERAL_TYPES = frozenset({"ephemeral", "text:typing:on", "text:typing:off"})
+DELETABLE_TYPES = frozenset({"message", "text", "image"})
+MESSAGE_TYPES = ("text", "image", "audio", "video", "file", "vcard", "location", "template", "custom", "random")
+_CUSTOM = re.compile(r"^custom:[\w\-:]{1,100}$")
+_FILTER_TYPE = re.compile(r"^[\w\-:]+(:\*)?$|^\*$")
+MAX_TYPE_FILTERS = 5
+
+
+def is_creatable(event_type: str) -> bool:
+    return (event_type in CONTENT_TYPES or event_type in RECEIPT_TYPES or event_type in AUDIO_TYPES
+            or event_type in EPHEMERAL_TYPES or _CUSTOM.match(event_type) is not None)
+
+
+def is_deletable(event_type: str) -> bool:
+    return event_type in DELETABLE_TYPES or event_type.startswith("custom:")
+
+
+@dataclass(frozen=True)
+class Created:
+    event: Event
+    replayed: bool  # True when an idempotency key matched an earlier event
+
+
+def parse_type_filter(raw: str) -> tuple[str, ...]:
+    """`event_type=message,member:*`: up to five exact types or `prefix:*` wildcards."""
+    types = tuple(t.strip() for t in raw.split(",") if t.strip())
+    if not types or len(types) > MAX_TYPE_FILTERS or not all(_FILTER_TYPE.match(t) for t in types):
+        raise DomainError("event:error:invalid-filter-group",
+                          f'"event_type" must be up to {MAX_TYPE_FILTERS} comma-separated event types')
+    if "*" in types:
+        return ()
+    return tuple(t[:-1] if t.endswith(":*") else t for t in types)
+
+
+def _flag(raw: str | None, name: str) -> bool:
+    if raw is None or raw.lower() == "false":
+        return False
+    if raw.lower() == "true":
+        return True
+    raise invalid(name, f'"{name}" must be a boolean')
+
+
+def event_filter(filters: dict[str, str], max_id: int | None) -> EventFilter:
+    def id_of(name: str) -> int | None:
+        raw = filters.get(name)
+        return None if raw is None else event_id_value(raw, name)
+
+    raw_types = filters.get("event_type")
+    return EventFilter(
+        start_id=id_of("start_id"), end_id=id_of("end_id"),
+        types=parse_type_filter(raw_types) if raw_types else (),
+        exclude_deleted=_flag(filters.get("exclude_deleted_events"), "exclude_deleted_events"),
+        max_id=max_id,
+    )
+
+
+class EventService:
+    def __init__(self, store: Store, clock: Clock, limits: Limits, sink: EventSink) -> None:
+        self._store = store
+        self._clock = clock
+        self._limits = limits
+        self._sink = sink
+
+    # -- checks ---------------------------------------------------------------------------------------------
+    def check_body(self, event_type: str, body: JSON) -> JSON:
+        if event_type == "message":
+            return self._check_message(body)
+        if event_type == "text":
+            text = optional_str(body, "text", self._limits.max_text_chars, label="body.text")
+            if text is None:
+                raise invalid("body.text", '"body.text" is required')
+            return body
+        if event_type == "image":
+            representations = body.get("representations", body)  # iOS posts it unwrapped (reference §19)
+            if not isinstance(representations, dict):
+                raise invalid("body.representations", '"body.representations" must be an object')
+            return {**{k: v for k, v in body.items() if k != "representations"}, "representations": representations}
+        if event_type in RECEIPT_TYPES:
+            if "event_id" not in body:
+                raise invalid("body.event_id", '"body.event_id" is required')
+            event_id_value(body["event_id"], "body.event_id")
+            return body
+        if event_type.startswith("custom:") and json_size(body) > self._limits.max_custom_body_bytes:
+            raise invalid("body", f'"body" must be at most {self._limits.max_custom_body_bytes} bytes of JSON')
+        return body
+
+    def _check_message(self, body: JSON) -> JSON:
+        message_type = body.get("message_type")
+        if message_type not in MESSAGE_TYPES:
+            raise invalid("body.message_type", f'"body.message_type" must be one of [{", ".join(MESSAGE_TYPES)}]')
+        if message_type == "text":
+            text = optional_str(body, "text", self._limits.max_text_chars, label="body.text", nullable=False)
+            if text is None:
+                raise invalid("body.text", '"body.text" is required')
+        elif message_type in ("image", "audio", "video", "file"):
+            media = optional_object(body, message_type, label=f"body.{message_type}")
+            if media is None or not isinstance(media.get("url"), str):
+                raise invalid(f"body.{message_type}.url", f'"body.{message_type}.url" is required')
+        elif message_type == "custom" and json_size(body.get("custom")) > self._limits.max_custom_body_bytes:
+            raise invalid("body.custom", f'"body.custom" must be at most {self._limits.max_custom_body_bytes} bytes')
+        return body
+
+    @staticmethod
+    def _check_sender(principal: Principal, sender: Member | None) -> Member | None:
+        if sender is None:
+            if principal.user is not None:
+                raise DomainError("event:error:not-joined", "The member is not in a 'JOINED' state.")
+            return None
+        if principal.user is not None and sender.user_id != principal.user.id:
+            raise forbidden("A user may only send events as its own member.", "event:error:permission-denied")
+        return require_joined(sender)
+
+    # -- writes ---------------------------------------------------------------------------------------------
+    async def create(
+        self, principal: Principal, conversation_id: str, payload: JSON, idempotency_key: str | None = None
+    ) -> Created:
+        event_type = payload.get("type")
+        if not isinstance(event_type, str) or not event_type:
+            raise invalid("type", '"type" is required')
+        if not is_creatable(event_type):
+            raise DomainError("event:error:unknown-event", f"Events of type '{event_type}' cannot be created.")
+        body = self.check_body(event_type, body_object(payload.get("body", {})))
+        from_id = optional_str(payload, "from", 100)
+        to_id = optional_str(payload, "to", 100)
+        now = iso(self._clock.now())
+        async with self._store.conversation_tx(principal.application_id, conversation_id) as tx:
+            require_writable(tx.conversation)
+            sender = await self._sender(tx, principal, from_id)
+            key = f"{sender.id if sender else '-'}:{idempotency_key}" if idempotency_key else None
+            if key is not None and (earlier := await tx.event_by_key(key)) is not None:
+                return Created(earlier, replayed=True)
+            if to_id is not None and await tx.member(to_id) is None:
+                raise not_found("member")
+            new = NewEvent(event_type, sender.id if sender else None, to_id, body, now, key)
+            if event_type in EPHEMERAL_TYPES:
+                # Ephemeral events are fanned out, never stored: no id, no place in history.
+                event = Event(conversation_id, 0, event_type, new.from_member, to_id, body, now)
+            else:
+                event = await tx.append_event(new)
+                if event_type in RECEIPT_TYPES and sender is not None:
+                    await self._advance_horizon(tx, sender, event_type, body)
+        await self._sink.committed(principal.application_id, [event])
+        return Created(event, replayed=False)
+
+    async def _sender(self, tx: ConversationTx, principal: Principal, from_id: str | None) -> Member | None:
+        if from_id is not None:
+            sender = await tx.member(from_id)
+            if sender is None:
+                raise not_found("member")
+        elif principal.user is not None:
+            sender = await tx.live_member_of_user(principal.user.id)
+        else:
+            sender = None
+        return self._check_sender(principal, sender)
+
+    @staticmethod
+    async def _advance_horizon(tx: ConversationTx, member: Member, event_type: str, body: JSON) -> None:
+        """Seeing event N means having seen everything before it (for unread counts); delivered likewise."""
+        target = min(event_id_value(body["event_id"], "body.event_id"), tx.conversation.last_event_id)
+        if event_type.endswith(":seen") and target > member.seen_event_id:
+            await tx.update_member(dataclasses.replace(
+                member, seen_event_id=target, delivered_event_id=max(member.delivered_event_id, target)))
+        elif event_type.endswith(":delivered") and target > member.delivered_event_id:
+            await tx.update_member(dataclasses.replace(member, delivered_event_id=target))
+
+    async def delete(self, principal: Principal, conversation_id: str, event_id: int) -> None:
+        await readable_conversation(self._store, principal, conversation_id)
+        now = iso(self._clock.now())
+        async with self._store.conversation_tx(principal.application_id, conversation_id) as tx:
+            event = await tx.event(event_id)
+            if event is None:
+                raise not_found("event")
+            if not is_deletable(event.type):
+                raise DomainError("event:error:delete-not-allowed", "Only message and custom events are allowed.")
+            actor = await tx.live_member_of_user(principal.user.id) if principal.user else None
+            if principal.user is not None:
+                sender = await tx.member(event.from_member) if event.from_member else None
+                if sender is None or sender.user_id != principal.user.id:
+                    raise forbidden("Only the sender or an admin may delete an event.",
+                                    "event:error:delete-not-allowed")
+            if event.deleted:
+                return
+            await tx.mark_event_deleted(event_id, now)
+            marker = await tx.append_event(NewEvent(
+                "event:delete", actor.id if actor else event.from_member, None, {"event_id": event_id}, now))
+        await self._sink.committed(principal.application_id, [marker])
+
+    # -- reads ----------------------------------------------------------------------------------------------
+    async def get(self, principal: Principal, conversation_id: str, event_id: int) -> Event:
+        _, member = await readable_conversation(self._store, principal, conversation_id)
+        limit = history_limit(member)
+        event = await self._store.event(principal.application_id, conversation_id, event_id)
+        if event is None or (limit is not None and event.id > limit):
+            raise not_found("event")
+        return event
+
+    async def list(self, principal: Principal, conversation_id: str, request: PageRequest) -> Page[Event]:
+        _, member = await readable_conversation(self._store, principal, conversation_id)
+        filter = event_filter(dict(request.filters), history_limit(member))
+        rows = await self._store.events(principal.application_id, conversation_id, request.scan(), filter)
+        return paginate(rows, request, lambda event: event.id)
+

@@ -1,0 +1,113 @@
+"""The API's resources as immutable values. JSON-shaped fields stay plain dicts: clients own their contents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Application:
+    id: str
+    name: str
+    public_key_pem: str
+    created: str
+
+
+@dataclass(frozen=True)
+class User:
+    application_id: str
+    id: str
+    name: str
+    display_name: str | None
+    image_url: str | None
+    properties: JSON
+    channels: JSON
+    created: str
+    updated: str | None
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """The slice of a user that members and events embed."""
+
+    id: str
+    name: str
+    display_name: str | None
+    image_url: str | None
+    custom_data: JSON = field(default_factory=dict)
+
+
+class ConversationState(StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    DELETED = "DELETED"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    application_id: str
+    id: str
+    name: str
+    display_name: str | None
+    image_url: str | None
+    state: ConversationState
+    properties: JSON
+    callback: JSON | None
+    last_event_id: int
+    created: str
+    updated: str | None
+    seq: int = 0
+
+    @property
+    def sequence_number(self) -> int:
+        return self.last_event_id
+
+
+class MemberState(StrEnum):
+    INVITED = "INVITED"
+    JOINED = "JOINED"
+    LEFT = "LEFT"
+
+
+@dataclass(frozen=True)
+class Member:
+    application_id: str
+    id: str
+    conversation_id: str
+    user_id: str
+    state: MemberState
+    channel: JSON
+    media: JSON
+    initiator: JSON
+    invited_by: str | None
+    knocking_id: str | None
+    invited_at: str | None
+    joined_at: str | None
+    left_at: str | None
+    left_reason: JSON | None
+    # The last event this member may read once LEFT (history stops where the membership ended).
+    left_event_id: int | None
+    # Read and delivery horizons: every event up to this id counts as seen / delivered.
+    seen_event_id: int
+    delivered_event_id: int
+    user: UserRef | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class Event:
+    conversation_id: str
+    id: int
+    type: str
+    from_member: str | None
+    to_member: str | None
+    body: JSON
+    timestamp: str
+    deleted: str | None = None
+    from_user: UserRef | None = None
+    state: JSON | None = None

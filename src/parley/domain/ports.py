@@ -1,0 +1,110 @@
+"""The interfaces the domain needs from the outside world. Adapters in `store/` (and later `bus/`) implement them.
+
+Semantics every implementation must keep (the contract suite in tests/contract checks them):
+- Every read and write is scoped by application id: no call ever sees another application's rows.
+- `Store.conversation_tx` serialises writers of one conversation; event ids are allocated inside it, so ids are
+  1, 2, 3 ... per conversation and commit in that order.
+- List calls take a `Scan` (keyset position) and return rows in scan order, at most `scan.limit` of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from parley.domain.models import JSON, Application, Conversation, Event, Member, MemberState, User
+from parley.domain.paging import Scan
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    start_id: int | None = None
+    end_id: int | None = None
+    types: tuple[str, ...] = ()  # exact types, or prefixes ending in ':' (from `member:*`)
+    exclude_deleted: bool = False
+    max_id: int | None = None  # readers whose membership ended see history up to here
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    from_member: str | None
+    to_member: str | None
+    body: JSON
+    timestamp: str
+    idempotency_key: str | None = None
+
+
+class ConversationTx(Protocol):
+    """One write transaction on one conversation, which is locked for its duration."""
+
+    conversation: Conversation
+
+    async def member(self, member_id: str) -> Member | None: ...
+    async def live_member_of_user(self, user_id: str) -> Member | None: ...
+    async def count_live_members(self) -> int: ...
+    async def insert_member(self, member: Member) -> None: ...
+    async def update_member(self, member: Member) -> None: ...
+    async def append_event(self, event: NewEvent) -> Event: ...
+    async def event_by_key(self, key: str) -> Event | None: ...
+    async def event(self, event_id: int) -> Event | None: ...
+    async def mark_event_deleted(self, event_id: int, when: str) -> None: ...
+    async def update_conversation(self, conversation: Conversation) -> None: ...
+    async def delete_conversation(self, when: str) -> None: ...
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    # applications (tenants)
+    async def insert_application(self, application: Application) -> None: ...
+    async def application(self, application_id: str) -> Application | None: ...
+    async def applications(self) -> Sequence[Application]: ...
+    async def delete_application(self, application_id: str) -> bool: ...
+
+    # users
+    async def insert_user(self, user: User) -> User: ...
+    async def user(self, application_id: str, user_id: str) -> User | None: ...
+    async def user_by_name(self, application_id: str, name: str) -> User | None: ...
+    async def update_user(self, user: User) -> User: ...
+    async def delete_user(self, application_id: str, user_id: str, when: str) -> bool: ...
+    async def users(self, application_id: str, scan: Scan, name: str | None) -> Sequence[User]: ...
+
+    # conversations
+    async def insert_conversation(self, conversation: Conversation) -> Conversation: ...
+    async def conversation(self, application_id: str, conversation_id: str) -> Conversation | None: ...
+    async def conversations(
+        self, application_id: str, scan: Scan, date_start: str | None, date_end: str | None
+    ) -> Sequence[Conversation]: ...
+    async def user_conversations(
+        self, application_id: str, user_id: str, scan: Scan, state: MemberState | None, date_start: str | None
+    ) -> Sequence[tuple[Conversation, Member]]: ...
+    def conversation_tx(
+        self, application_id: str, conversation_id: str
+    ) -> AbstractAsyncContextManager[ConversationTx]: ...
+
+    # members
+    async def member(self, application_id: str, conversation_id: str, member_id: str) -> Member | None: ...
+    async def latest_member_of_user(
+        self, application_id: str, conversation_id: str, user_id: str
+    ) -> Member | None: ...
+    async def members(self, application_id: str, conversation_id: str, scan: Scan) -> Sequence[Member]: ...
+
+    # events
+    async def event(self, application_id: str, conversation_id: str, event_id: int) -> Event | None: ...
+    async def events(
+        self, application_id: str, conversation_id: str, scan: Scan, filter: EventFilter
+    ) -> Sequence[Event]: ...
+
+
+class EventSink(Protocol):
+    """Told about events after their transaction committed (the real-time hub and workers hang off this)."""
+
+    async def committed(self, application_id: str, events: Sequence[Event]) -> None: ...
+
+
+class NoSink:
+    async def committed(self, application_id: str, events: Sequence[Event]) -> None:
+        return None

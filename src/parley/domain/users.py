@@ -1,0 +1,98 @@
+"""Users: check_* validates and authorizes, do_* writes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from parley.domain import ids
+from parley.domain.clock import Clock, iso
+from parley.domain.errors import DomainError, forbidden, not_found
+from parley.domain.limits import Limits
+from parley.domain.models import JSON, User
+from parley.domain.paging import Page, PageRequest, paginate
+from parley.domain.ports import Store
+from parley.domain.principal import Principal
+from parley.domain.validate import bounded_object, optional_object, optional_str
+
+_CHANNEL_KINDS = ("pstn", "sip", "vbc", "websocket", "sms", "mms", "whatsapp", "viber", "messenger")
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise forbidden("This operation needs an admin token (a JWT without a sub claim).")
+
+
+def check_user_name(name: str) -> None:
+    if name == "me" or name.startswith("USR-"):
+        raise DomainError("user:error:invalid-user-name",
+                          "Username must not be 'me' and it must not start with 'USR-'.")
+
+
+class UserService:
+    def __init__(self, store: Store, clock: Clock, limits: Limits) -> None:
+        self._store = store
+        self._clock = clock
+        self._limits = limits
+
+    def _fields(self, body: JSON, current: User | None) -> dict[str, object]:
+        """The writable fields present in `body`, validated."""
+        limits = self._limits
+        fields: dict[str, object] = {}
+        if "name" in body:
+            name = optional_str(body, "name", limits.max_name_chars, nullable=current is None)
+            if name is not None:
+                check_user_name(name)
+                fields["name"] = name
+        if "display_name" in body:
+            fields["display_name"] = optional_str(body, "display_name", limits.max_user_display_name_chars)
+        if "image_url" in body:
+            fields["image_url"] = optional_str(body, "image_url", limits.max_url_chars)
+        if "properties" in body:
+            properties = optional_object(body, "properties") or {}
+            custom = bounded_object(properties, "custom_data", limits.max_custom_data_bytes,
+                                    label="properties.custom_data")
+            fields["properties"] = {"custom_data": custom} if custom is not None else {}
+        if "channels" in body:
+            channels = bounded_object(body, "channels", limits.max_custom_data_bytes) or {}
+            fields["channels"] = {k: v for k, v in channels.items() if k in _CHANNEL_KINDS}
+        return fields
+
+    async def create(self, principal: Principal, body: JSON) -> User:
+        require_admin(principal)
+        fields = self._fields(body, None)
+        user = User(
+            application_id=principal.application_id,
+            id=ids.new_id(ids.USER),
+            name=str(fields.get("name") or ids.generated_name()),
+            display_name=fields.get("display_name"),  # type: ignore[arg-type]
+            image_url=fields.get("image_url"),  # type: ignore[arg-type]
+            properties=fields.get("properties") or {},  # type: ignore[arg-type]
+            channels=fields.get("channels") or {},  # type: ignore[arg-type]
+            created=iso(self._clock.now()),
+            updated=None,
+        )
+        return await self._store.insert_user(user)
+
+    async def get(self, principal: Principal, user_id: str) -> User:
+        user = await self._store.user(principal.application_id, user_id)
+        if user is None:
+            raise not_found("user")
+        return user
+
+    async def update(self, principal: Principal, user_id: str, body: JSON) -> User:
+        user = await self.get(principal, user_id)
+        if principal.user is not None and principal.user.id != user.id:
+            raise forbidden("A user token may only update its own user.")
+        fields = self._fields(body, user)
+        changed = dataclasses.replace(user, updated=iso(self._clock.now()), **fields)  # type: ignore[arg-type]
+        return await self._store.update_user(changed)
+
+    async def delete(self, principal: Principal, user_id: str) -> None:
+        require_admin(principal)
+        if not await self._store.delete_user(principal.application_id, user_id, iso(self._clock.now())):
+            raise not_found("user")
+
+    async def list(self, principal: Principal, request: PageRequest) -> Page[User]:
+        name = request.filters.get("name")
+        rows = await self._store.users(principal.application_id, request.scan(), name)
+        return paginate(rows, request, lambda user: user.seq)

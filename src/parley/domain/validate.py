@@ -1,0 +1,97 @@
+"""Small readers for request bodies: each returns a typed value or raises a validation error naming the field.
+
+The API ignores unknown fields (clients send extra ones), so these only look at what they are asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from parley.domain.errors import DomainError, invalid
+from parley.domain.models import JSON
+
+_MISSING: Any = object()
+
+
+def body_object(body: Any) -> JSON:
+    if not isinstance(body, dict):
+        raise invalid("body", '"body" must be a JSON object')
+    return body
+
+
+def optional_str(data: JSON, name: str, max_chars: int, *, label: str | None = None, nullable: bool = True
+                 ) -> str | None:
+    value = data.get(name)
+    label = label or name
+    if value is None:
+        if name in data and not nullable:
+            raise invalid(label, f'"{label}" must be a string')
+        return None
+    if not isinstance(value, str):
+        raise invalid(label, f'"{label}" must be a string')
+    if len(value) > max_chars:
+        raise invalid(label, f'"{label}" length must be less than or equal to {max_chars} characters long')
+    return value
+
+
+def required_str(data: JSON, name: str, max_chars: int, *, label: str | None = None) -> str:
+    value = optional_str(data, name, max_chars, label=label, nullable=False)
+    if value is None or value == "":
+        raise invalid(label or name, f'"{label or name}" is required')
+    return value
+
+
+def optional_object(data: JSON, name: str, *, label: str | None = None) -> JSON | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid(label or name, f'"{label or name}" must be an object')
+    return value
+
+
+def json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def bounded_object(data: JSON, name: str, max_bytes: int, *, label: str | None = None) -> JSON | None:
+    value = optional_object(data, name, label=label)
+    if value is not None and json_size(value) > max_bytes:
+        raise invalid(label or name, f'"{label or name}" must be at most {max_bytes} bytes of JSON')
+    return value
+
+
+def optional_int(data: JSON, name: str, low: int, high: int, *, label: str | None = None) -> int | None:
+    value = data.get(name)
+    label = label or name
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise invalid(label, f'"{label}" must be a number')
+    if not low <= value <= high:
+        raise invalid(label, f'"{label}" must be between {low} and {high}')
+    return value
+
+
+def event_id_value(value: Any, label: str) -> int:
+    """Event ids arrive as integers or as numeric strings (the legacy specs typed them as strings)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise invalid(label, f'"{label}" must be a positive integer')
+
+
+def one_of(value: Any, label: str, allowed: tuple[str, ...]) -> str:
+    """Case-insensitive enum (clients send `JOINED` where the spec says `joined`)."""
+    if isinstance(value, str) and value.lower() in allowed:
+        return value.lower()
+    raise invalid(label, f'"{label}" must be one of [{", ".join(allowed)}]')
+
+
+def ensure(condition: bool, error: DomainError) -> None:
+    if not condition:
+        raise error

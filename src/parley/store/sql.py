@@ -1,0 +1,340 @@
+"""The Store over SQL (SQLite or PostgreSQL through `Backend`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from parley.domain.errors import DomainError, not_found
+from parley.domain.members import already_joined
+from parley.domain.models import Application, Conversation, Event, Member, MemberState, User
+from parley.domain.paging import Scan
+from parley.domain.ports import ConversationTx, EventFilter, NewEvent
+from parley.store import rows
+from parley.store.backend import Backend, Connection, UniqueViolation
+from parley.store.rows import (
+    CONVERSATION_COLUMNS,
+    EVENT_COLUMNS,
+    EVENT_FROM,
+    MEMBER_COLUMNS,
+    MEMBER_FROM,
+    USER_COLUMNS,
+)
+
+
+def keyset(column: str, scan: Scan, where: list[str], args: list[Any]) -> str:
+    """Add the scan's position to `where` and return the ORDER BY/LIMIT tail."""
+    if scan.after is not None:
+        where.append(f"{column} {'<' if scan.descending else '>'} ?")
+        args.append(scan.after)
+    args.append(scan.limit)
+    return f" ORDER BY {column} {'DESC' if scan.descending else 'ASC'} LIMIT ?"
+
+
+def duplicate_name(kind: str) -> DomainError:
+    return DomainError(
+        f"{kind}:error:duplicate-name",
+        f"The request failed because the {kind} name already exists. "
+        f"Please provide a unique {kind} name and try again.",
+    )
+
+
+class SQLConversationTx:
+    def __init__(self, connection: Connection, conversation: Conversation) -> None:
+        self._db = connection
+        self.conversation = conversation
+
+    async def member(self, member_id: str) -> Member | None:
+        row = await self._db.fetchrow(
+            f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.id = ? AND m.conversation_id = ?",
+            member_id, self.conversation.id)
+        return rows.member(row) if row else None
+
+    async def live_member_of_user(self, user_id: str) -> Member | None:
+        row = await self._db.fetchrow(
+            f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.conversation_id = ? AND m.user_id = ? "
+            "AND m.state IN ('INVITED', 'JOINED')", self.conversation.id, user_id)
+        return rows.member(row) if row else None
+
+    async def count_live_members(self) -> int:
+        row = await self._db.fetchrow(
+            "SELECT COUNT(*) FROM members WHERE conversation_id = ? AND state IN ('INVITED', 'JOINED')",
+            self.conversation.id)
+        return int(row[0]) if row else 0
+
+    async def insert_member(self, member: Member) -> None:
+        try:
+            await self._db.execute(
+                "INSERT INTO members (application_id, id, conversation_id, user_id, state, channel, media, "
+                "initiator, invited_by, knocking_id, invited_at, joined_at, left_at, left_reason, left_event_id, "
+                "seen_event_id, delivered_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                *rows.member_values(member))
+        except UniqueViolation as exc:
+            raise already_joined() from exc
+
+    async def update_member(self, member: Member) -> None:
+        await self._db.execute(
+            "UPDATE members SET state = ?, initiator = ?, joined_at = ?, left_at = ?, left_reason = ?, "
+            "left_event_id = ?, seen_event_id = ?, delivered_event_id = ? WHERE id = ?",
+            member.state.value, rows.dumps(member.initiator), member.joined_at, member.left_at,
+            None if member.left_reason is None else rows.dumps(member.left_reason), member.left_event_id,
+            member.seen_event_id, member.delivered_event_id, member.id)
+
+    async def append_event(self, event: NewEvent) -> Event:
+        row = await self._db.fetchrow(
+            "UPDATE conversations SET last_event_id = last_event_id + 1 WHERE id = ? RETURNING last_event_id",
+            self.conversation.id)
+        assert row is not None  # the row is locked by this transaction
+        event_id = int(row[0])
+        await self._db.execute(
+            "INSERT INTO events (conversation_id, id, type, from_member, to_member, body, timestamp, "
+            "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            self.conversation.id, event_id, event.type, event.from_member, event.to_member,
+            rows.dumps(event.body), event.timestamp, event.idempotency_key)
+        self.conversation = dataclasses.replace(self.conversation, last_event_id=event_id)
+        return await self._event_where("e.id = ?", event_id)  # type: ignore[return-value]
+
+    async def _event_where(self, condition: str, value: Any) -> Event | None:
+        row = await self._db.fetchrow(
+            f"SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE e.conversation_id = ? AND {condition}",
+            self.conversation.id, value)
+        return rows.event(row) if row else None
+
+    async def event_by_key(self, key: str) -> Event | None:
+        return await self._event_where("e.idempotency_key = ?", key)
+
+    async def event(self, event_id: int) -> Event | None:
+        return await self._event_where("e.id = ?", event_id)
+
+    async def mark_event_deleted(self, event_id: int, when: str) -> None:
+        await self._db.execute("UPDATE events SET deleted = ? WHERE conversation_id = ? AND id = ?",
+                               when, self.conversation.id, event_id)
+
+    async def update_conversation(self, conversation: Conversation) -> None:
+        try:
+            await self._db.execute(
+                "UPDATE conversations SET name = ?, display_name = ?, image_url = ?, state = ?, properties = ?, "
+                "callback = ?, updated = ? WHERE id = ?",
+                conversation.name, conversation.display_name, conversation.image_url, conversation.state.value,
+                rows.dumps(conversation.properties),
+                None if conversation.callback is None else rows.dumps(conversation.callback),
+                conversation.updated, conversation.id)
+        except UniqueViolation as exc:
+            raise duplicate_name("conversation") from exc
+        self.conversation = conversation
+
+    async def delete_conversation(self, when: str) -> None:
+        await self._db.execute("UPDATE conversations SET deleted = ?, state = 'DELETED' WHERE id = ?",
+                               when, self.conversation.id)
+
+
+class SQLStore:
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    async def close(self) -> None:
+        await self._backend.close()
+
+    # -- applications ---------------------------------------------------------------------------------------
+    async def insert_application(self, application: Application) -> None:
+        async with self._backend.transaction() as db:
+            try:
+                await db.execute("INSERT INTO applications (id, name, public_key_pem, created) VALUES (?, ?, ?, ?)",
+                                 application.id, application.name, application.public_key_pem, application.created)
+            except UniqueViolation as exc:
+                raise DomainError("application:error:duplicate-id", "An application with this id exists.") from exc
+
+    async def application(self, application_id: str) -> Application | None:
+        row = await self._backend.read().fetchrow(
+            f"SELECT {rows.APPLICATION_COLUMNS} FROM applications WHERE id = ?", application_id)
+        return rows.application(row) if row else None
+
+    async def applications(self) -> Sequence[Application]:
+        found = await self._backend.read().fetch(
+            f"SELECT {rows.APPLICATION_COLUMNS} FROM applications ORDER BY created, id")
+        return [rows.application(row) for row in found]
+
+    async def delete_application(self, application_id: str) -> bool:
+        async with self._backend.transaction() as db:
+            return await db.execute("DELETE FROM applications WHERE id = ?", application_id) > 0
+
+    # -- users ----------------------------------------------------------------------------------------------
+    async def insert_user(self, user: User) -> User:
+        async with self._backend.transaction() as db:
+            try:
+                await db.execute(
+                    "INSERT INTO users (application_id, id, name, display_name, image_url, properties, channels, "
+                    "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", *rows.user_values(user))
+            except UniqueViolation as exc:
+                raise duplicate_name("user") from exc
+            row = await db.fetchrow(f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?", user.id)
+        assert row is not None
+        return rows.user(row)
+
+    async def _user_where(self, condition: str, *args: Any) -> User | None:
+        row = await self._backend.read().fetchrow(
+            f"SELECT {USER_COLUMNS} FROM users u WHERE u.application_id = ? AND {condition} AND u.deleted IS NULL",
+            *args)
+        return rows.user(row) if row else None
+
+    async def user(self, application_id: str, user_id: str) -> User | None:
+        return await self._user_where("u.id = ?", application_id, user_id)
+
+    async def user_by_name(self, application_id: str, name: str) -> User | None:
+        return await self._user_where("u.name = ?", application_id, name)
+
+    async def update_user(self, user: User) -> User:
+        async with self._backend.transaction() as db:
+            try:
+                await db.execute(
+                    "UPDATE users SET name = ?, display_name = ?, image_url = ?, properties = ?, channels = ?, "
+                    "updated = ? WHERE application_id = ? AND id = ? AND deleted IS NULL",
+                    user.name, user.display_name, user.image_url, rows.dumps(user.properties),
+                    rows.dumps(user.channels), user.updated, user.application_id, user.id)
+            except UniqueViolation as exc:
+                raise duplicate_name("user") from exc
+        return user
+
+    async def delete_user(self, application_id: str, user_id: str, when: str) -> bool:
+        async with self._backend.transaction() as db:
+            deleted = await db.execute(
+                "UPDATE users SET deleted = ? WHERE application_id = ? AND id = ? AND deleted IS NULL",
+                when, application_id, user_id)
+        return deleted > 0
+
+    async def users(self, application_id: str, scan: Scan, name: str | None) -> Sequence[User]:
+        where, args = ["u.application_id = ?", "u.deleted IS NULL"], [application_id]
+        if name is not None:
+            where.append("u.name = ?")
+            args.append(name)
+        tail = keyset("u.seq", scan, where, args)
+        found = await self._backend.read().fetch(
+            f"SELECT {USER_COLUMNS} FROM users u WHERE {' AND '.join(where)}{tail}", *args)
+        return [rows.user(row) for row in found]
+
+    # -- conversations --------------------------------------------------------------------------------------
+    async def insert_conversation(self, conversation: Conversation) -> Conversation:
+        c = conversation
+        async with self._backend.transaction() as db:
+            try:
+                await db.execute(
+                    "INSERT INTO conversations (application_id, id, name, display_name, image_url, state, "
+                    "properties, callback, last_event_id, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    c.application_id, c.id, c.name, c.display_name, c.image_url, c.state.value,
+                    rows.dumps(c.properties), None if c.callback is None else rows.dumps(c.callback),
+                    c.last_event_id, c.created, c.updated)
+            except UniqueViolation as exc:
+                raise duplicate_name("conversation") from exc
+            row = await db.fetchrow(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?", c.id)
+        assert row is not None
+        return rows.conversation(row)
+
+    async def conversation(self, application_id: str, conversation_id: str) -> Conversation | None:
+        row = await self._backend.read().fetchrow(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations c "
+            "WHERE c.application_id = ? AND c.id = ? AND c.deleted IS NULL", application_id, conversation_id)
+        return rows.conversation(row) if row else None
+
+    async def conversations(
+        self, application_id: str, scan: Scan, date_start: str | None, date_end: str | None
+    ) -> Sequence[Conversation]:
+        where, args = ["c.application_id = ?", "c.deleted IS NULL"], [application_id]
+        if date_start:
+            where.append("c.created >= ?")
+            args.append(date_start)
+        if date_end:
+            where.append("c.created <= ?")
+            args.append(date_end)
+        tail = keyset("c.seq", scan, where, args)
+        found = await self._backend.read().fetch(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {' AND '.join(where)}{tail}", *args)
+        return [rows.conversation(row) for row in found]
+
+    async def user_conversations(
+        self, application_id: str, user_id: str, scan: Scan, state: MemberState | None, date_start: str | None
+    ) -> Sequence[tuple[Conversation, Member]]:
+        # One row per conversation: the user's latest membership in it.
+        where = ["m.application_id = ?", "m.user_id = ?", "c.deleted IS NULL",
+                 "m.seq = (SELECT MAX(l.seq) FROM members l WHERE l.conversation_id = m.conversation_id "
+                 "AND l.user_id = m.user_id)"]
+        args: list[Any] = [application_id, user_id]
+        if state is not None:
+            where.append("m.state = ?")
+            args.append(state.value)
+        if date_start:
+            where.append("c.created >= ?")
+            args.append(date_start)
+        tail = keyset("m.seq", scan, where, args)
+        found = await self._backend.read().fetch(
+            f"SELECT {MEMBER_COLUMNS}, {CONVERSATION_COLUMNS} FROM {MEMBER_FROM} "
+            f"JOIN conversations c ON c.id = m.conversation_id WHERE {' AND '.join(where)}{tail}", *args)
+        return [(rows.conversation(row, rows.MEMBER_WIDTH), rows.member(row)) for row in found]
+
+    @asynccontextmanager
+    async def conversation_tx(self, application_id: str, conversation_id: str) -> AsyncIterator[ConversationTx]:
+        async with self._backend.transaction() as db:
+            row = await db.fetchrow(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.application_id = ? AND c.id = ? "
+                f"AND c.deleted IS NULL{self._backend.for_update}", application_id, conversation_id)
+            if row is None:
+                raise not_found("conversation")
+            yield SQLConversationTx(db, rows.conversation(row))
+
+    # -- members --------------------------------------------------------------------------------------------
+    async def member(self, application_id: str, conversation_id: str, member_id: str) -> Member | None:
+        row = await self._backend.read().fetchrow(
+            f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} "
+            "WHERE m.application_id = ? AND m.conversation_id = ? AND m.id = ?",
+            application_id, conversation_id, member_id)
+        return rows.member(row) if row else None
+
+    async def latest_member_of_user(self, application_id: str, conversation_id: str, user_id: str) -> Member | None:
+        row = await self._backend.read().fetchrow(
+            f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.application_id = ? AND m.conversation_id = ? "
+            "AND m.user_id = ? ORDER BY m.seq DESC LIMIT 1", application_id, conversation_id, user_id)
+        return rows.member(row) if row else None
+
+    async def members(self, application_id: str, conversation_id: str, scan: Scan) -> Sequence[Member]:
+        where, args = ["m.application_id = ?", "m.conversation_id = ?"], [application_id, conversation_id]
+        tail = keyset("m.seq", scan, where, args)
+        found = await self._backend.read().fetch(
+            f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE {' AND '.join(where)}{tail}", *args)
+        return [rows.member(row) for row in found]
+
+    # -- events ---------------------------------------------------------------------------------------------
+    _EVENT_SCOPE = "e.conversation_id = (SELECT id FROM conversations WHERE application_id = ? AND id = ?)"
+
+    async def event(self, application_id: str, conversation_id: str, event_id: int) -> Event | None:
+        row = await self._backend.read().fetchrow(
+            f"SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE {self._EVENT_SCOPE} AND e.id = ?",
+            application_id, conversation_id, event_id)
+        return rows.event(row) if row else None
+
+    async def events(
+        self, application_id: str, conversation_id: str, scan: Scan, filter: EventFilter
+    ) -> Sequence[Event]:
+        where: list[str] = [self._EVENT_SCOPE]
+        args: list[Any] = [application_id, conversation_id]
+        for condition, value in (("e.id >= ?", filter.start_id), ("e.id <= ?", filter.end_id),
+                                 ("e.id <= ?", filter.max_id)):
+            if value is not None:
+                where.append(condition)
+                args.append(value)
+        if filter.exclude_deleted:
+            where.append("e.deleted IS NULL")
+        if filter.types:
+            alternatives = []
+            for event_type in filter.types:
+                if event_type.endswith(":"):
+                    alternatives.append("substr(e.type, 1, ?) = ?")
+                    args.extend([len(event_type), event_type])
+                else:
+                    alternatives.append("e.type = ?")
+                    args.append(event_type)
+            where.append(f"({' OR '.join(alternatives)})")
+        tail = keyset("e.id", scan, where, args)
+        found = await self._backend.read().fetch(
+            f"SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE {' AND '.join(where)}{tail}", *args)
+        return [rows.event(row) for row in found]
