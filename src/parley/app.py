@@ -99,22 +99,27 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=500)
 
 
+EXCEPTION_HANDLERS = {DomainError: domain_error, HTTPException: http_error, Exception: internal_error}
+
+
+def build_app(store: Store, settings: Settings, clock: Clock | None = None, sink: EventSink | None = None
+              ) -> Starlette:
+    """The ASGI application over an open store (tests use this directly)."""
+    svc = services(store, settings, clock or SystemClock(), sink or NoSink())
+    return Starlette(routes=http_routes(store, settings, svc), exception_handlers=EXCEPTION_HANDLERS)
+
+
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
-    """The ASGI application. The store opens (and migrates) when the server starts."""
-    holder: dict[str, Store] = {}
+    """The served application: opens (and migrates) the store when the server starts, closes it at the end."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(settings)
-        holder["store"] = store
-        svc = services(store, settings, clock or SystemClock(), NoSink())
-        app.router.routes.extend(http_routes(store, settings, svc))
+        inner = build_app(store, settings, clock)
+        app.router.routes.extend(inner.router.routes)
         try:
             yield
         finally:
             await store.close()
 
-    return Starlette(
-        lifespan=lifespan,
-        exception_handlers={DomainError: domain_error, HTTPException: http_error, Exception: internal_error},
-    )
+    return Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
