@@ -10,6 +10,7 @@ import pytest
 from parley.domain import ids
 from parley.domain.clock import SystemClock, iso
 from parley.domain.errors import DomainError
+from parley.domain.members import user_ref
 from parley.domain.models import Application, Conversation, ConversationState, Member, MemberState, User
 from parley.domain.paging import Scan
 from parley.domain.ports import EventFilter, NewEvent, Store
@@ -33,11 +34,11 @@ def new_conversation(application: Application, name: str) -> Conversation:
 
 def new_member(conversation: Conversation, user: User, state: MemberState = MemberState.JOINED) -> Member:
     return Member(conversation.application_id, ids.new_id(ids.MEMBER), conversation.id, user.id, state,
-                  {"type": "app"}, {}, {}, None, None, None, now(), None, None, None, 0, 0)
+                  {"type": "app"}, {}, {}, None, None, None, now(), None, None, None, 0, 0, user=user_ref(user))
 
 
 def text(member: Member | None, body: str, key: str | None = None) -> NewEvent:
-    return NewEvent("message", member.id if member else None, None, {"message_type": "text", "text": body}, now(),
+    return NewEvent("message", member, None, {"message_type": "text", "text": body}, now(),
                     key)
 
 
@@ -192,10 +193,10 @@ async def test_user_conversations_show_the_latest_membership_once(store: Store, 
 async def test_event_filters(store: Store, application: Application) -> None:
     conversation, _, member = await setup_chat(store, application)
     async with store.conversation_tx(application.id, conversation.id) as tx:
-        await tx.append_event(NewEvent("member:joined", member.id, None, {}, now()))
+        await tx.append_event(NewEvent("member:joined", member, None, {}, now()))
         for i in range(4):
             await tx.append_event(text(member, str(i)))
-        await tx.append_event(NewEvent("custom:ping", member.id, None, {"x": 1}, now()))
+        await tx.append_event(NewEvent("custom:ping", member, None, {"x": 1}, now()))
         await tx.mark_event_deleted(3, now())
 
     async def ids_of(filter: EventFilter, scan: Scan = ALL) -> list[int]:

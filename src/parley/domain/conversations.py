@@ -124,7 +124,7 @@ class ConversationService:
             changed = dataclasses.replace(tx.conversation, updated=now, **fields)  # type: ignore[arg-type]
             await tx.update_conversation(changed)
             event = await tx.append_event(NewEvent(
-                "conversation:updated", actor.id if actor else None, None, updated_body(changed), now))
+                "conversation:updated", actor, None, updated_body(changed), now))
             updated = dataclasses.replace(changed, last_event_id=event.id)
         await self._sink.committed(principal.application_id, [event])
         return updated

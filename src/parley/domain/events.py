@@ -163,7 +163,7 @@ class EventService:
                 return Created(earlier, replayed=True)
             if to_id is not None and await tx.member(to_id) is None:
                 raise not_found("member")
-            new = NewEvent(event_type, sender.id if sender else None, to_id, body, now, key)
+            new = NewEvent(event_type, sender, to_id, body, now, key)
             if event_type in EPHEMERAL_TYPES:
                 # Ephemeral events are fanned out, never stored: no id, no place in history.
                 event = Event(conversation_id, 0, event_type, new.from_member, to_id, body, now)
@@ -204,9 +204,8 @@ class EventService:
                 raise not_found("event")
             if not is_deletable(event.type):
                 raise DomainError("event:error:delete-not-allowed", "Only message and custom events are allowed.")
-            actor = await tx.live_member_of_user(principal.user.id) if principal.user else None
+            sender = await tx.member(event.from_member) if event.from_member else None
             if principal.user is not None:
-                sender = await tx.member(event.from_member) if event.from_member else None
                 if sender is None or sender.user_id != principal.user.id:
                     raise forbidden("Only the sender or an admin may delete an event.",
                                     "event:error:delete-not-allowed")
@@ -214,7 +213,7 @@ class EventService:
                 return
             await tx.mark_event_deleted(event_id, now)
             marker = await tx.append_event(NewEvent(
-                "event:delete", actor.id if actor else event.from_member, None, {"event_id": event_id}, now))
+                "event:delete", sender, None, {"event_id": event_id}, now))
         await self._sink.committed(principal.application_id, [marker])
 
     # -- reads ----------------------------------------------------------------------------------------------

@@ -132,7 +132,7 @@ class MemberService:
                                           knocking_id, actor, now)
                 await tx.insert_member(member)
                 event = await tx.append_event(NewEvent(
-                    _EVENT_TYPE[state], actor.id if actor else None, None,
+                    _EVENT_TYPE[state], actor or member, None,
                     member_event_body(member, tx.conversation), now))
         await self._sink.committed(principal.application_id, [event])
         return member
@@ -198,7 +198,7 @@ class MemberService:
             left_reason=reason if target is MemberState.LEFT else member.left_reason,
         )
         event = await tx.append_event(NewEvent(
-            _EVENT_TYPE[target], actor.id if actor else member.id, None,
+            _EVENT_TYPE[target], actor or changed, None,
             member_event_body(changed, tx.conversation), now))
         if target is MemberState.LEFT:
             changed = dataclasses.replace(changed, left_event_id=event.id)

@@ -30,11 +30,15 @@ class EventFilter:
 @dataclass(frozen=True)
 class NewEvent:
     type: str
-    from_member: str | None
+    sender: Member | None  # the member the event is `from`; None for a system event
     to_member: str | None
     body: JSON
     timestamp: str
     idempotency_key: str | None = None
+
+    @property
+    def from_member(self) -> str | None:
+        return self.sender.id if self.sender else None
 
 
 class ConversationTx(Protocol):

@@ -94,7 +94,9 @@ class SQLConversationTx:
             self.conversation.id, event_id, event.type, event.from_member, event.to_member,
             rows.dumps(event.body), event.timestamp, event.idempotency_key)
         self.conversation = dataclasses.replace(self.conversation, last_event_id=event_id)
-        return await self._event_where("e.id = ?", event_id)  # type: ignore[return-value]
+        sender = event.sender
+        return Event(self.conversation.id, event_id, event.type, event.from_member, event.to_member, event.body,
+                     event.timestamp, from_user=sender.user if sender else None)
 
     async def _event_where(self, condition: str, value: Any) -> Event | None:
         row = await self._db.fetchrow(
