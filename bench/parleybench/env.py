@@ -8,6 +8,7 @@ from typing import Any
 
 from parleybench.client import Client, mint_token
 from parleybench.procstat import CpuMeter, Quiesce, quiesce
+from parleybench.profile import Profiler
 from parleybench.server import Server
 
 
@@ -43,6 +44,7 @@ class BenchEnv:
         self.options = options  # workload knobs from the command line (message counts etc.)
         self.state: dict[str, Any] = {}  # what a workload's prepare() leaves for its runs
         self._admin: Client | None = None
+        self.profiler: Profiler | None = None  # set by the runner for a profiled repetition only
 
     # -- tokens and clients ----------------------------------------------------------------------------------
     def token(self, sub: str | None = None) -> str:
@@ -97,3 +99,12 @@ class BenchEnv:
 
     def cpu_meter(self) -> CpuMeter:
         return CpuMeter(self.server.pid)
+
+    def profile_start(self) -> None:
+        """Workloads call this right before their measured step (a no-op unless the run is profiled)."""
+        if self.profiler is not None:
+            self.profiler.start()
+
+    def profile_stop(self) -> None:
+        if self.profiler is not None:
+            self.profiler.stop()
