@@ -149,7 +149,7 @@ class Authenticator:
         sub = payload.get("sub")
         if sub is None:
             return None
-        if not isinstance(sub, str) or not sub:
+        if not isinstance(sub, str) or not sub or "\x00" in sub or len(sub) > 1_000:
             raise invalid_token("The token's sub claim is not a user name.")
         return sub
 

@@ -13,7 +13,7 @@ from parley.domain.models import JSON, Conversation, ConversationState, Member, 
 from parley.domain.paging import Page, PageRequest, paginate
 from parley.domain.ports import EventSink, NewEvent, Store
 from parley.domain.principal import Principal
-from parley.domain.validate import bounded_object, optional_int, optional_object, optional_str
+from parley.domain.validate import bounded_object, optional_int, optional_object, optional_str, timestamp_value
 
 MAX_TTL = 2_147_483_648
 
@@ -138,7 +138,8 @@ class ConversationService:
         if principal.user is not None:
             page = await self.list_of_user(principal, principal.user.id, request)
             return Page([c for c, _ in page.items], page.request, page.next, page.prev)
-        start, end = request.filters.get("date_start"), request.filters.get("date_end")
+        start, end = (timestamp_value(request.filters[k], k) if request.filters.get(k) else None
+                      for k in ("date_start", "date_end"))
         rows = await self._store.conversations(principal.application_id, request.scan(), start, end)
         return paginate(rows, request, lambda conversation: conversation.seq)
 
@@ -158,7 +159,8 @@ class ConversationService:
                 raise DomainError("user:error:invalid-state-lookup",
                                   '"state" must be one of [INVITED, JOINED, LEFT]') from exc
         rows = await self._store.user_conversations(
-            principal.application_id, user_id, request.scan(), state, request.filters.get("date_start"))
+            principal.application_id, user_id, request.scan(), state,
+            timestamp_value(request.filters["date_start"], "date_start") if request.filters.get("date_start") else None)
         return paginate(rows, request, lambda row: row[1].seq)
 
 

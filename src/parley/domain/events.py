@@ -205,10 +205,8 @@ class EventService:
             if not is_deletable(event.type):
                 raise DomainError("event:error:delete-not-allowed", "Only message and custom events are allowed.")
             sender = await tx.member(event.from_member) if event.from_member else None
-            if principal.user is not None:
-                if sender is None or sender.user_id != principal.user.id:
-                    raise forbidden("Only the sender or an admin may delete an event.",
-                                    "event:error:delete-not-allowed")
+            if principal.user is not None and (sender is None or sender.user_id != principal.user.id):
+                raise forbidden("Only the sender or an admin may delete an event.", "event:error:delete-not-allowed")
             if event.deleted:
                 return
             await tx.mark_event_deleted(event_id, now)

@@ -18,6 +18,7 @@ from parley.domain.errors import DomainError, invalid
 T = TypeVar("T")
 Order = Literal["asc", "desc"]
 
+MAX_FILTER_CHARS = 1_000
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 
@@ -94,7 +95,8 @@ def decode_cursor(cursor: str) -> PageRequest:
     if not isinstance(size, int) or not isinstance(filters, dict):
         raise invalid_cursor()
     valid = (
-        (position is None or (isinstance(position, int) and not isinstance(position, bool)))
+        (position is None or (isinstance(position, int) and not isinstance(position, bool)
+                              and 0 <= position < 2**63))
         and isinstance(size, int) and 1 <= size <= MAX_PAGE_SIZE
         and order in ("asc", "desc")
         and isinstance(filters, dict)
@@ -112,6 +114,9 @@ def page_request(
     """Parse the query parameters of a list call; a cursor carries everything and wins."""
     if cursor:
         return decode_cursor(cursor)
+    for name, value in filters.items():
+        if "\x00" in value or len(value) > MAX_FILTER_CHARS:
+            raise invalid(name, f'"{name}" is not a valid value')
     size = DEFAULT_PAGE_SIZE
     if page_size is not None:
         if not page_size.strip().isdigit():

@@ -6,8 +6,10 @@ The API ignores unknown fields (clients send extra ones), so these only look at 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
+from parley.domain.clock import iso
 from parley.domain.errors import DomainError, invalid
 from parley.domain.models import JSON
 
@@ -32,6 +34,8 @@ def optional_str(data: JSON, name: str, max_chars: int, *, label: str | None = N
         raise invalid(label, f'"{label}" must be a string')
     if len(value) > max_chars:
         raise invalid(label, f'"{label}" length must be less than or equal to {max_chars} characters long')
+    if "\x00" in value:  # no database stores NUL in text, and no client means it
+        raise invalid(label, f'"{label}" must not contain NUL characters')
     return value
 
 
@@ -76,13 +80,27 @@ def optional_int(data: JSON, name: str, low: int, high: int, *, label: str | Non
     return value
 
 
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in both databases
+
+
 def event_id_value(value: Any, label: str) -> int:
     """Event ids arrive as integers or as numeric strings (the legacy specs typed them as strings)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
         return value
     raise invalid(label, f'"{label}" must be a positive integer')
+
+
+def timestamp_value(value: str, label: str) -> str:
+    """A query date (`2018-01-01 10:00:00`, `2024-01-17T13:45:56.000Z` ...) in the stored form, for comparing."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise invalid(label, f'"{label}" must be a valid ISO 8601 date') from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return iso(moment)
 
 
 def one_of(value: Any, label: str, allowed: tuple[str, ...]) -> str:

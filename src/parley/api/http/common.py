@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,8 +15,18 @@ from parley.domain.errors import DomainError, invalid
 from parley.domain.limits import Limits
 from parley.domain.paging import Page, PageRequest, encode_cursor, page_request
 from parley.domain.principal import Principal
+from parley.domain.validate import event_id_value
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+class IdConvertor(StringConvertor):
+    """Resource ids in paths (`USR-…`, `CON-…`, `MEM-…`): anything else, NUL bytes included, is simply no route."""
+
+    regex = r"[A-Za-z0-9._:~\-]{1,200}"
+
+
+register_url_convertor("id", IdConvertor())
 
 
 class JSONResponse(Response):
@@ -112,6 +123,4 @@ def _quote(value: str) -> str:
 
 
 def int_path(value: str, name: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise invalid(name, f'"{name}" must be a positive integer')
-    return int(value)
+    return event_id_value(value, name)

@@ -1,4 +1,4 @@
-"""`/v1/conversations` and `/v1/users/{user_id}/conversations`."""
+"""`/v1/conversations` and `/v1/users/{user_id:id}/conversations`."""
 
 from __future__ import annotations
 
@@ -48,14 +48,14 @@ def routes(ctx: Context, conversations: ConversationService) -> list[Route]:
             principal, user_id, query_page(request, ["state", "date_start", "order_by", "include_custom_data"]))
         base = ctx.base_url(request)
         items = [render.user_conversation(base, c, m) for c, m in page.items]
-        url = f"{base}/v1/users/{user_id}/conversations"
+        url = f"{base}/v1/users/{user_id:id}/conversations"
         return JSONResponse(envelope(base, url, "conversations", items, page))
 
     return [
         Route("/v1/conversations", list_conversations, methods=["GET"]),
         Route("/v1/conversations", create_conversation, methods=["POST"]),
-        Route("/v1/conversations/{conversation_id}", get_conversation, methods=["GET"]),
-        Route("/v1/conversations/{conversation_id}", update_conversation, methods=["PUT"]),
-        Route("/v1/conversations/{conversation_id}", delete_conversation, methods=["DELETE"]),
-        Route("/v1/users/{user_id}/conversations", user_conversations, methods=["GET"]),
+        Route("/v1/conversations/{conversation_id:id}", get_conversation, methods=["GET"]),
+        Route("/v1/conversations/{conversation_id:id}", update_conversation, methods=["PUT"]),
+        Route("/v1/conversations/{conversation_id:id}", delete_conversation, methods=["DELETE"]),
+        Route("/v1/users/{user_id:id}/conversations", user_conversations, methods=["GET"]),
     ]

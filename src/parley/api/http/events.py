@@ -1,4 +1,4 @@
-"""`/v1/conversations/{conversation_id}/events`.
+"""`/v1/conversations/{conversation_id:id}/events`.
 
 Event lists disagree between sources on `_embedded` (reference §9.3): the official Node client only parses a
 bare array, the live API (and the Java SDK since 8.9.1) returns `{"events": [...]}`. `events_envelope` picks:
@@ -17,7 +17,7 @@ from parley.api.http import render
 from parley.api.http.common import Context, JSONResponse, empty, int_path, page_links, query_page
 from parley.domain.events import EventService
 
-BASE = "/v1/conversations/{conversation_id}/events"
+BASE = "/v1/conversations/{conversation_id:id}/events"
 FILTERS = ["start_id", "end_id", "event_type", "exclude_deleted_events"]
 IDEMPOTENCY_HEADERS = ("idempotency-key", "x-idempotency-key")
 
@@ -43,7 +43,7 @@ def routes(ctx: Context, events: EventService, envelope_mode: str) -> list[Route
         page = await events.list(principal, conversation_id, query_page(request, FILTERS))
         base = ctx.base_url(request)
         items = [render.event(base, e) for e in page.items]
-        url = f"{base}/v1/conversations/{conversation_id}/events"
+        url = f"{base}/v1/conversations/{conversation_id:id}/events"
         embedded: Any = items if wants_array(request, envelope_mode) else {"events": items}
         return JSONResponse({"page_size": page.request.size, "_embedded": embedded,
                              "_links": page_links(url, page)})

@@ -1,4 +1,4 @@
-"""`/v1/conversations/{conversation_id}/members`."""
+"""`/v1/conversations/{conversation_id:id}/members`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from parley.api.http.common import Context, JSONResponse, query_page
 from parley.api.http.users import envelope
 from parley.domain.members import MemberService
 
-BASE = "/v1/conversations/{conversation_id}/members"
+BASE = "/v1/conversations/{conversation_id:id}/members"
 
 
 def routes(ctx: Context, members: MemberService) -> list[Route]:
@@ -21,7 +21,7 @@ def routes(ctx: Context, members: MemberService) -> list[Route]:
         page = await members.list(principal, conversation_id, query_page(request, []))
         base = ctx.base_url(request)
         items = [render.member_lite(base, m) for m in page.items]
-        url = f"{base}/v1/conversations/{conversation_id}/members"
+        url = f"{base}/v1/conversations/{conversation_id:id}/members"
         return JSONResponse(envelope(base, url, "members", items, page))
 
     async def create_member(request: Request) -> Response:
@@ -52,6 +52,6 @@ def routes(ctx: Context, members: MemberService) -> list[Route]:
         Route(BASE, list_members, methods=["GET"]),
         Route(BASE, create_member, methods=["POST"]),
         Route(BASE + "/me", get_me, methods=["GET"]),
-        Route(BASE + "/{member_id}", get_member, methods=["GET"]),
-        Route(BASE + "/{member_id}", update_member, methods=["PATCH"]),
+        Route(BASE + "/{member_id:id}", get_member, methods=["GET"]),
+        Route(BASE + "/{member_id:id}", update_member, methods=["PATCH"]),
     ]

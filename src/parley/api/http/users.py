@@ -50,15 +50,15 @@ def routes(ctx: Context, users: UserService) -> list[Route]:
         await users.get(principal, user_id)
         page: Page[Any] = Page([], query_page(request, []), None, None)
         base = ctx.base_url(request)
-        return JSONResponse(envelope(base, f"{base}/v1/users/{user_id}/sessions", "sessions", [], page))
+        return JSONResponse(envelope(base, f"{base}/v1/users/{user_id:id}/sessions", "sessions", [], page))
 
     return [
-        Route("/v1/users/{user_id}/sessions", user_sessions, methods=["GET"]),
+        Route("/v1/users/{user_id:id}/sessions", user_sessions, methods=["GET"]),
         Route("/v1/users", list_users, methods=["GET"]),
         Route("/v1/users", create_user, methods=["POST"]),
-        Route("/v1/users/{user_id}", get_user, methods=["GET"]),
-        Route("/v1/users/{user_id}", update_user, methods=["PATCH"]),
-        Route("/v1/users/{user_id}", delete_user, methods=["DELETE"]),
+        Route("/v1/users/{user_id:id}", get_user, methods=["GET"]),
+        Route("/v1/users/{user_id:id}", update_user, methods=["PATCH"]),
+        Route("/v1/users/{user_id:id}", delete_user, methods=["DELETE"]),
     ]
 
 
