@@ -54,10 +54,11 @@ class Services:
 
 def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) -> Services:
     limits = settings.limits
+    members = MemberService(store, clock, limits, sink)
     return Services(
-        users=UserService(store, clock, limits),
+        users=UserService(store, clock, limits, members),
         conversations=ConversationService(store, clock, limits, sink),
-        members=MemberService(store, clock, limits, sink),
+        members=members,
         events=EventService(store, clock, limits, sink),
     )
 

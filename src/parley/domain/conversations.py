@@ -138,9 +138,7 @@ class ConversationService:
         if principal.user is not None:
             page = await self.list_of_user(principal, principal.user.id, request)
             return Page([c for c, _ in page.items], page.request, page.next, page.prev)
-        start, end = (timestamp_value(request.filters[k], k) if request.filters.get(k) else None
-                      for k in ("date_start", "date_end"))
-        rows = await self._store.conversations(principal.application_id, request.scan(), start, end)
+        rows = await self._store.conversations(principal.application_id, request.scan(), *_dates(request))
         return paginate(rows, request, lambda conversation: conversation.seq)
 
     async def list_of_user(
@@ -159,9 +157,15 @@ class ConversationService:
                 raise DomainError("user:error:invalid-state-lookup",
                                   '"state" must be one of [INVITED, JOINED, LEFT]') from exc
         rows = await self._store.user_conversations(
-            principal.application_id, user_id, request.scan(), state,
-            timestamp_value(request.filters["date_start"], "date_start") if request.filters.get("date_start") else None)
+            principal.application_id, user_id, request.scan(), state, *_dates(request))
         return paginate(rows, request, lambda row: row[1].seq)
+
+
+def _dates(request: PageRequest) -> tuple[str | None, str | None]:
+    """`date_start` / `date_end` filters (on creation time) in the stored form."""
+    start, end = (timestamp_value(request.filters[k], k) if request.filters.get(k) else None
+                  for k in ("date_start", "date_end"))
+    return start, end
 
 
 def updated_body(conversation: Conversation) -> JSON:

@@ -99,13 +99,13 @@ class EventService:
             return self._check_message(body)
         if event_type == "text":
             text = optional_str(body, "text", self._limits.max_text_chars, label="body.text")
-            if text is None:
+            if not text:
                 raise invalid("body.text", '"body.text" is required')
             return body
         if event_type == "image":
             representations = body.get("representations", body)  # iOS posts it unwrapped (reference §19)
-            if not isinstance(representations, dict):
-                raise invalid("body.representations", '"body.representations" must be an object')
+            if not isinstance(representations, dict) or not isinstance(representations.get("original"), dict):
+                raise invalid("body.representations", '"body.representations" must be an object with "original"')
             return {**{k: v for k, v in body.items() if k != "representations"}, "representations": representations}
         if event_type in RECEIPT_TYPES:
             if "event_id" not in body:
@@ -122,7 +122,7 @@ class EventService:
             raise invalid("body.message_type", f'"body.message_type" must be one of [{", ".join(MESSAGE_TYPES)}]')
         if message_type == "text":
             text = optional_str(body, "text", self._limits.max_text_chars, label="body.text", nullable=False)
-            if text is None:
+            if not text:
                 raise invalid("body.text", '"body.text" is required')
         elif message_type in ("image", "audio", "video", "file"):
             media = optional_object(body, message_type, label=f"body.{message_type}")

@@ -14,10 +14,12 @@ from parley.domain.clock import Clock, iso
 from parley.domain.errors import DomainError, forbidden, invalid, not_found
 from parley.domain.limits import Limits
 from parley.domain.models import JSON, Conversation, Event, Member, MemberState, User, UserRef
-from parley.domain.paging import Page, PageRequest, paginate
+from parley.domain.paging import Page, PageRequest, Scan, paginate
 from parley.domain.ports import ConversationTx, EventSink, NewEvent, Store
 from parley.domain.principal import Principal
 from parley.domain.validate import one_of, optional_object, optional_str
+
+CHANNEL_TYPES = ("app", "phone", "sip", "websocket", "vbc", "sms", "mms", "whatsapp", "viber", "messenger")
 
 _TRANSITIONS: dict[MemberState, frozenset[MemberState]] = {
     MemberState.INVITED: frozenset({MemberState.JOINED, MemberState.LEFT}),
@@ -111,15 +113,22 @@ class MemberService:
     async def create(self, principal: Principal, conversation_id: str, body: JSON) -> Member:
         state = MemberState(one_of(body.get("state"), "state", ("invited", "joined")).upper())
         channel = optional_object(body, "channel")
-        if channel is None or not isinstance(channel.get("type"), str):
+        if channel is None:
             raise invalid("channel", '"channel" must be an object with a "type"')
+        if channel.get("type") not in CHANNEL_TYPES:
+            raise invalid("channel.type", f'"channel.type" must be one of [{", ".join(CHANNEL_TYPES)}]')
         media = optional_object(body, "media") or {}
         knocking_id = optional_str(body, "knocking_id", 100)
+        # An admin may act on behalf of a member (`member_id_inviting`, or `from`, as the SDKs send it).
+        on_behalf = optional_str(body, "member_id_inviting", 100) or optional_str(body, "from", 100)
         user = await self._target_user(principal, body)
         now = iso(self._clock.now())
         async with self._store.conversation_tx(principal.application_id, conversation_id) as tx:
             require_writable(tx.conversation)
             actor = await self._actor(tx, principal)
+            if principal.user is None and on_behalf:
+                # Leniently: an id that names no member of this conversation leaves the act to the system.
+                actor = await tx.member(on_behalf)
             self._authorize_create(principal, user, state, actor)
             existing = await tx.live_member_of_user(user.id)
             if existing is not None:
@@ -210,7 +219,11 @@ class MemberService:
         reason = optional_object(body, "reason")
         if reason is not None and target is not MemberState.LEFT:
             raise invalid("reason", '"reason" is only allowed with state "left"')
-        await readable_conversation(self._store, principal, conversation_id)
+        _, mine = await readable_conversation(self._store, principal, conversation_id)
+        if member_id == "me":  # `PATCH .../members/me`: the caller's own membership
+            if principal.user is None:
+                raise DomainError("user:error:invalid-user-token", "Token does not contain a user name.")
+            member_id = mine.id if mine else ""
         now = iso(self._clock.now())
         async with self._store.conversation_tx(principal.application_id, conversation_id) as tx:
             member = await tx.member(member_id)
@@ -234,6 +247,27 @@ class MemberService:
             return  # a joined member may remove (kick) another
         raise forbidden("A user may only change its own membership, or remove others as a joined member.",
                         "conversation:error:permission-denied")
+
+    async def leave_everywhere(self, application_id: str, user_id: str) -> None:
+        """End every live membership of a user who is being deleted, with `member:left` events."""
+        reason = {"code": "user:deleted", "text": "The user was deleted."}
+        after = None
+        while True:
+            rows = await self._store.user_conversations(
+                application_id, user_id, Scan(limit=200, descending=False, after=after), None, None)
+            if not rows:
+                return
+            for conversation, member in rows:
+                if member.state is MemberState.LEFT:
+                    continue
+                async with self._store.conversation_tx(application_id, conversation.id) as tx:
+                    current = await tx.member(member.id)
+                    if current is None or current.state is MemberState.LEFT:
+                        continue
+                    _, event = await self._transition(tx, current, MemberState.LEFT, None, reason,
+                                                      iso(self._clock.now()))
+                await self._sink.committed(application_id, [event])
+            after = rows[-1][1].seq
 
     async def get(self, principal: Principal, conversation_id: str, member_id: str) -> Member:
         await readable_conversation(self._store, principal, conversation_id)

@@ -119,7 +119,7 @@ def page_request(
             raise invalid(name, f'"{name}" is not a valid value')
     size = DEFAULT_PAGE_SIZE
     if page_size is not None:
-        if not page_size.strip().isdigit():
+        if not (page_size.strip().isascii() and page_size.strip().isdigit() and len(page_size.strip()) < 6):
             raise invalid("page_size", '"page_size" must be a number')
         size = int(page_size)
         if not 1 <= size <= MAX_PAGE_SIZE:

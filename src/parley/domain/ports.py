@@ -83,7 +83,8 @@ class Store(Protocol):
         self, application_id: str, scan: Scan, date_start: str | None, date_end: str | None
     ) -> Sequence[Conversation]: ...
     async def user_conversations(
-        self, application_id: str, user_id: str, scan: Scan, state: MemberState | None, date_start: str | None
+        self, application_id: str, user_id: str, scan: Scan, state: MemberState | None, date_start: str | None,
+        date_end: str | None = None,
     ) -> Sequence[tuple[Conversation, Member]]: ...
     def conversation_tx(
         self, application_id: str, conversation_id: str

@@ -6,8 +6,9 @@ import dataclasses
 
 from parley.domain import ids
 from parley.domain.clock import Clock, iso
-from parley.domain.errors import DomainError, forbidden, not_found
+from parley.domain.errors import DomainError, forbidden, invalid, not_found
 from parley.domain.limits import Limits
+from parley.domain.members import MemberService
 from parley.domain.models import JSON, User
 from parley.domain.paging import Page, PageRequest, paginate
 from parley.domain.ports import Store
@@ -29,8 +30,9 @@ def check_user_name(name: str) -> None:
 
 
 class UserService:
-    def __init__(self, store: Store, clock: Clock, limits: Limits) -> None:
+    def __init__(self, store: Store, clock: Clock, limits: Limits, members: MemberService) -> None:
         self._store = store
+        self._members = members
         self._clock = clock
         self._limits = limits
 
@@ -41,6 +43,8 @@ class UserService:
         if "name" in body:
             name = optional_str(body, "name", limits.max_name_chars, nullable=current is None)
             if name is not None:
+                if not name:
+                    raise invalid("name", '"name" is not allowed to be empty')
                 check_user_name(name)
                 fields["name"] = name
         if "display_name" in body:
@@ -89,6 +93,10 @@ class UserService:
 
     async def delete(self, principal: Principal, user_id: str) -> None:
         require_admin(principal)
+        if await self._store.user(principal.application_id, user_id) is None:
+            raise not_found("user")
+        # Memberships end first: a failure half-way leaves a user that a retry deletes completely.
+        await self._members.leave_everywhere(principal.application_id, user_id)
         if not await self._store.delete_user(principal.application_id, user_id, iso(self._clock.now())):
             raise not_found("user")
 

@@ -6,6 +6,7 @@ The API ignores unknown fields (clients send extra ones), so these only look at 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from parley.domain.clock import iso
 from parley.domain.errors import DomainError, invalid
 from parley.domain.models import JSON
 
-_MISSING: Any = object()
+_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
 
 
 def body_object(body: Any) -> JSON:
@@ -71,7 +72,7 @@ def optional_int(data: JSON, name: str, low: int, high: int, *, label: str | Non
     label = label or name
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INTEGER.match(value.strip()):
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise invalid(label, f'"{label}" must be a number')

@@ -33,6 +33,15 @@ def keyset(column: str, scan: Scan, where: list[str], args: list[Any]) -> str:
     return f" ORDER BY {column} {'DESC' if scan.descending else 'ASC'} LIMIT ?"
 
 
+def created_between(where: list[str], args: list[Any], start: str | None, end: str | None) -> None:
+    if start:
+        where.append("c.created >= ?")
+        args.append(start)
+    if end:
+        where.append("c.created <= ?")
+        args.append(end)
+
+
 def duplicate_name(kind: str) -> DomainError:
     return DomainError(
         f"{kind}:error:duplicate-name",
@@ -243,19 +252,15 @@ class SQLStore:
         self, application_id: str, scan: Scan, date_start: str | None, date_end: str | None
     ) -> Sequence[Conversation]:
         where, args = ["c.application_id = ?", "c.deleted IS NULL"], [application_id]
-        if date_start:
-            where.append("c.created >= ?")
-            args.append(date_start)
-        if date_end:
-            where.append("c.created <= ?")
-            args.append(date_end)
+        created_between(where, args, date_start, date_end)
         tail = keyset("c.seq", scan, where, args)
         found = await self._backend.read().fetch(
             f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {' AND '.join(where)}{tail}", *args)
         return [rows.conversation(row) for row in found]
 
     async def user_conversations(
-        self, application_id: str, user_id: str, scan: Scan, state: MemberState | None, date_start: str | None
+        self, application_id: str, user_id: str, scan: Scan, state: MemberState | None, date_start: str | None,
+        date_end: str | None = None,
     ) -> Sequence[tuple[Conversation, Member]]:
         # One row per conversation: the user's latest membership in it.
         where = ["m.application_id = ?", "m.user_id = ?", "c.deleted IS NULL",
@@ -265,9 +270,7 @@ class SQLStore:
         if state is not None:
             where.append("m.state = ?")
             args.append(state.value)
-        if date_start:
-            where.append("c.created >= ?")
-            args.append(date_start)
+        created_between(where, args, date_start, date_end)
         tail = keyset("m.seq", scan, where, args)
         found = await self._backend.read().fetch(
             f"SELECT {MEMBER_COLUMNS}, {CONVERSATION_COLUMNS} FROM {MEMBER_FROM} "

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  ID, ISO_MS, assertUniqueIds, collect, conversations, createConversation, createUser, cursorOf, join,
+  ID, ISO_MS, applicationId, assertUniqueIds, collect, conversations, createConversation, createUser, cursorOf, join,
   orderWithin, rejectsWith, sendText, unique,
 } from './helpers.mjs';
 
@@ -54,6 +54,20 @@ describe('conversations', () => {
     assert.equal(refetched.properties.ttl, 7200);
     assert.deepEqual(refetched.properties.customData, { team_id: 8 });
     assert.equal(refetched.imageUrl, 'https://example.com/room.png');
+  });
+
+  test('createConversation keeps properties.type and customSortKey, and accepts numbers and callback', async () => {
+    const created = await conversations.createConversation({
+      name: unique('full'),
+      properties: { ttl: 60, type: 'quick_chat', customSortKey: 'CSK_1', customData: { a: 'b' } },
+      numbers: [{ type: 'phone', number: '447700900000' }],
+      callback: {
+        url: 'https://example.com/callback', eventMask: 'member:joined', method: 'POST',
+        params: { applicationId, nccoUrl: 'https://example.com/ncco' },
+      },
+    });
+    assert.deepEqual(created.properties, { ttl: 60, type: 'quick_chat', customSortKey: 'CSK_1', customData: { a: 'b' } });
+    assert.deepEqual((await conversations.getConversation(created.id)).properties, created.properties);
   });
 
   test('sequenceNumber starts at 0 and follows the last event id', async () => {
@@ -124,6 +138,9 @@ describe('conversations', () => {
     const name = unique('twin');
     await conversations.createConversation({ name });
     await rejectsWith(conversations.createConversation({ name }), 409, 'conversation:error:duplicate-name');
+    const other = await createConversation('other');
+    await rejectsWith(conversations.updateConversation({ ...other, name }), 409, 'conversation:error:duplicate-name');
+    assert.equal((await conversations.getConversation(other.id)).name, other.name, 'the refused rename changed nothing');
   });
 
   test('listAllUserConversations lists the conversations a user is a member of', async () => {

@@ -139,6 +139,19 @@ describe('events', () => {
     assert.deepEqual(kept.map((e) => e.id), [...range(1, 4), ...range(6, 39)]);
   });
 
+  test('concurrent createEvent calls get distinct, gap-free ids', async () => {
+    const room = await createConversation('events-race');
+    const member = await join(room.id, alice.name); // event 1
+    const sent = await Promise.all(range(1, 25).map((i) => sendText(room.id, member.id, `race ${i}`)));
+    assert.deepEqual(sent.map((e) => e.id).sort((a, b) => a - b), range(2, 26));
+    const listed = await collect(conversations.listAllEvents(room.id, { pageSize: 10 }));
+    assert.deepEqual(listed.map((e) => e.id), range(1, 26));
+    for (const event of sent) {
+      assert.equal(listed[event.id - 1].body.text, event.body.text, `event ${event.id} is stored as returned`);
+    }
+    assert.equal((await conversations.getConversation(room.id)).sequenceNumber, 26);
+  });
+
   test('createEvent from a member that is not JOINED rejects with 403', async () => {
     // bob is INVITED
     await rejectsWith(sendText(conversation.id, bobMember.id, 'not yet'), 403, 'event:error:not-joined');

@@ -84,6 +84,20 @@ describe('members', () => {
     await rejectsWith(join(conversation.id, alice.name), 400, 'conversation:error:member-already-joined');
   });
 
+  test('concurrent joins of one user: exactly one member, the others rejected with 400', async () => {
+    const racer = await createUser('racer');
+    const room = await createConversation('join-race');
+    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => join(room.id, racer.name)));
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    assert.equal(won.length, 1, `exactly one join wins: ${outcomes.map((o) => o.status).join(',')}`);
+    for (const lost of outcomes.filter((o) => o.status === 'rejected')) {
+      await rejectsWith(Promise.reject(lost.reason), 400, 'conversation:error:member-already-joined');
+    }
+    const all = await collect(conversations.listAllMembers(room.id));
+    assert.deepEqual(all.map((m) => [m.id, m.state]), [[won[0].value.id, 'JOINED']]);
+    assert.equal((await conversations.getConversation(room.id)).sequenceNumber, 1, 'one member:joined event');
+  });
+
   test('createMember for an unknown user name rejects with 404', async () => {
     await rejectsWith(join(conversation.id, `nobody-${Date.now()}`), 404, 'user:error:not-found');
   });

@@ -48,6 +48,21 @@ describe('users', () => {
     assert.equal(refetched.name, name);
   });
 
+  test('channels round-trip (websocket content-type and headers are mapped by the SDK)', async () => {
+    const channels = {
+      websocket: [{ uri: 'wss://example.com/socket', contentType: 'audio/l16;rate=16000',
+        headers: { customer_id: 'ABC123' } }],
+      pstn: [{ number: 123457 }],
+      sip: [{ uri: 'sip:4442138907@sip.example.com;transport=tls', username: 'New SIP', password: 'P4s5w0rd' }],
+      sms: [{ number: '447700900001' }],
+      messenger: [{ id: '1234abcd5' }],
+      vbc: [{ extension: '991' }],
+    };
+    const created = await users.createUser({ name: unique('channels'), channels });
+    assert.deepEqual(created.channels, channels);
+    assert.deepEqual((await users.getUser(created.id)).channels, channels);
+  });
+
   test('getUserPage: pageSize, order and the name filter', async () => {
     const name = unique('paged');
     const created = await users.createUser({ name, displayName: 'Paged' });
@@ -107,6 +122,11 @@ describe('users', () => {
     assert.deepEqual(listed._embedded.users, [], 'a deleted user is no longer listed');
   });
 
+  test('an invalid cursor or page size rejects with 400', async () => {
+    await rejectsWith(users.getUserPage({ cursor: 'not-a-cursor' }), 400, 'paginator-builder:error:invalid-cursor');
+    await rejectsWith(users.getUserPage({ pageSize: 101 }), 400, 'http:error:validation-fail');
+  });
+
   test('getUser of an unknown id rejects with 404', async () => {
     await rejectsWith(users.getUser('USR-00000000-0000-4000-8000-000000000000'), 404, 'user:error:not-found');
   });
@@ -115,5 +135,8 @@ describe('users', () => {
     const name = unique('twin');
     await users.createUser({ name });
     await rejectsWith(users.createUser({ name }), 409, 'user:error:duplicate-name');
+    const other = await users.createUser({ name: unique('other') });
+    await rejectsWith(users.updateUser({ id: other.id, name }), 409, 'user:error:duplicate-name');
+    assert.equal((await users.getUser(other.id)).name, other.name, 'the refused rename changed nothing');
   });
 });

@@ -9,6 +9,7 @@ import orjson
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from parley.api.auth import Authenticator
 from parley.domain.errors import DomainError, invalid
@@ -27,6 +28,17 @@ class IdConvertor(StringConvertor):
 
 
 register_url_convertor("id", IdConvertor())
+
+
+def resource(path: str, **handlers: Handler) -> Route:
+    """One route per path with a handler per method, so a 405 answer's `Allow` lists every method the path has."""
+    if "GET" in handlers:
+        handlers.setdefault("HEAD", handlers["GET"])
+
+    async def dispatch(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
 
 
 class JSONResponse(Response):

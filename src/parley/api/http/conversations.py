@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.http import render
-from parley.api.http.common import Context, JSONResponse, empty, query_page
+from parley.api.http.common import Context, JSONResponse, empty, query_page, resource
 from parley.api.http.users import envelope
 from parley.domain.conversations import ConversationService
+
+
+def include_custom_data(filters: Mapping[str, str]) -> bool:
+    return filters.get("include_custom_data", "").lower() == "true"
 
 
 def routes(ctx: Context, conversations: ConversationService) -> list[Route]:
     async def list_conversations(request: Request) -> Response:
         principal = await ctx.principal(request)
-        page = await conversations.list(principal, query_page(request, ["date_start", "date_end"]))
+        page = await conversations.list(principal, query_page(request, ["date_start", "date_end",
+                                                                         "include_custom_data"]))
         base = ctx.base_url(request)
-        items = [render.conversation_lite(base, c) for c in page.items]
+        custom = include_custom_data(page.request.filters)
+        items = [render.conversation_lite(base, c, custom) for c in page.items]
         return JSONResponse(envelope(base, f"{base}/v1/conversations", "conversations", items, page))
 
     async def create_conversation(request: Request) -> Response:
@@ -44,18 +52,17 @@ def routes(ctx: Context, conversations: ConversationService) -> list[Route]:
     async def user_conversations(request: Request) -> Response:
         principal = await ctx.principal(request)
         user_id = request.path_params["user_id"]
-        page = await conversations.list_of_user(
-            principal, user_id, query_page(request, ["state", "date_start", "order_by", "include_custom_data"]))
+        filters = ["state", "date_start", "date_end", "order_by", "include_custom_data"]
+        page = await conversations.list_of_user(principal, user_id, query_page(request, filters))
         base = ctx.base_url(request)
-        items = [render.user_conversation(base, c, m) for c, m in page.items]
-        url = f"{base}/v1/users/{user_id:id}/conversations"
+        custom = include_custom_data(page.request.filters)
+        items = [render.user_conversation(base, c, m, custom) for c, m in page.items]
+        url = f"{base}/v1/users/{user_id}/conversations"
         return JSONResponse(envelope(base, url, "conversations", items, page))
 
     return [
-        Route("/v1/conversations", list_conversations, methods=["GET"]),
-        Route("/v1/conversations", create_conversation, methods=["POST"]),
-        Route("/v1/conversations/{conversation_id:id}", get_conversation, methods=["GET"]),
-        Route("/v1/conversations/{conversation_id:id}", update_conversation, methods=["PUT"]),
-        Route("/v1/conversations/{conversation_id:id}", delete_conversation, methods=["DELETE"]),
-        Route("/v1/users/{user_id:id}/conversations", user_conversations, methods=["GET"]),
+        resource("/v1/conversations", GET=list_conversations, POST=create_conversation),
+        resource("/v1/conversations/{conversation_id:id}", GET=get_conversation, PUT=update_conversation,
+                 DELETE=delete_conversation),
+        resource("/v1/users/{user_id:id}/conversations", GET=user_conversations),
     ]

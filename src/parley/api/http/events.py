@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.http import render
-from parley.api.http.common import Context, JSONResponse, empty, int_path, page_links, query_page
+from parley.api.http.common import Context, JSONResponse, empty, int_path, page_links, query_page, resource
 from parley.domain.events import EventService
 
 BASE = "/v1/conversations/{conversation_id:id}/events"
@@ -43,7 +43,7 @@ def routes(ctx: Context, events: EventService, envelope_mode: str) -> list[Route
         page = await events.list(principal, conversation_id, query_page(request, FILTERS))
         base = ctx.base_url(request)
         items = [render.event(base, e) for e in page.items]
-        url = f"{base}/v1/conversations/{conversation_id:id}/events"
+        url = f"{base}/v1/conversations/{conversation_id}/events"
         embedded: Any = items if wants_array(request, envelope_mode) else {"events": items}
         return JSONResponse({"page_size": page.request.size, "_embedded": embedded,
                              "_links": page_links(url, page)})
@@ -70,8 +70,6 @@ def routes(ctx: Context, events: EventService, envelope_mode: str) -> list[Route
         return empty()
 
     return [
-        Route(BASE, list_events, methods=["GET"]),
-        Route(BASE, create_event, methods=["POST"]),
-        Route(BASE + "/{event_id}", get_event, methods=["GET"]),
-        Route(BASE + "/{event_id}", delete_event, methods=["DELETE"]),
+        resource(BASE, GET=list_events, POST=create_event),
+        resource(BASE + "/{event_id}", GET=get_event, DELETE=delete_event),
     ]

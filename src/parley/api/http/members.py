@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.http import render
-from parley.api.http.common import Context, JSONResponse, query_page
+from parley.api.http.common import Context, JSONResponse, query_page, resource
 from parley.api.http.users import envelope
 from parley.domain.members import MemberService
 
@@ -21,7 +21,7 @@ def routes(ctx: Context, members: MemberService) -> list[Route]:
         page = await members.list(principal, conversation_id, query_page(request, []))
         base = ctx.base_url(request)
         items = [render.member_lite(base, m) for m in page.items]
-        url = f"{base}/v1/conversations/{conversation_id:id}/members"
+        url = f"{base}/v1/conversations/{conversation_id}/members"
         return JSONResponse(envelope(base, url, "members", items, page))
 
     async def create_member(request: Request) -> Response:
@@ -45,13 +45,11 @@ def routes(ctx: Context, members: MemberService) -> list[Route]:
         principal = await ctx.principal(request)
         body = await ctx.body(request)
         params = request.path_params
-        member = await members.update(principal, params["conversation_id"], params["member_id"], body)
+        member = await members.update(principal, params["conversation_id"], params.get("member_id", "me"), body)
         return JSONResponse(render.member(ctx.base_url(request), member))
 
     return [
-        Route(BASE, list_members, methods=["GET"]),
-        Route(BASE, create_member, methods=["POST"]),
-        Route(BASE + "/me", get_me, methods=["GET"]),
-        Route(BASE + "/{member_id:id}", get_member, methods=["GET"]),
-        Route(BASE + "/{member_id:id}", update_member, methods=["PATCH"]),
+        resource(BASE, GET=list_members, POST=create_member),
+        resource(BASE + "/me", GET=get_me, PATCH=update_member),
+        resource(BASE + "/{member_id:id}", GET=get_member, PATCH=update_member),
     ]

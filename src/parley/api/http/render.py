@@ -50,16 +50,23 @@ def conversation(base: str, c: Conversation) -> dict[str, Any]:
     })
 
 
-def conversation_lite(base: str, c: Conversation) -> dict[str, Any]:
-    return _drop_none({
+def conversation_lite(base: str, c: Conversation, custom_data: bool = False) -> dict[str, Any]:
+    lite = _drop_none({
         "id": c.id, "name": c.name, "display_name": c.display_name, "image_url": c.image_url,
         "timestamp": _drop_none({"created": c.created, "updated": c.updated}),
         "_links": {"self": {"href": f"{base}/v1/conversations/{c.id}"}},
     })
+    if custom_data:
+        lite["properties"] = {"custom_data": c.properties.get("custom_data", {})}
+    return lite
 
 
-def user_conversation(base: str, c: Conversation, m: Member) -> dict[str, Any]:
-    return {**conversation(base, c), "_embedded": {"id": m.id, "state": m.state.value}}
+def user_conversation(base: str, c: Conversation, m: Member, custom_data: bool = False) -> dict[str, Any]:
+    """A conversation as one user sees it: with its membership; `custom_data` only when asked for."""
+    full = conversation(base, c)
+    if not custom_data:
+        full["properties"] = {k: v for k, v in c.properties.items() if k != "custom_data"}
+    return {**full, "_embedded": {"id": m.id, "state": m.state.value}}
 
 
 def member(base: str, m: Member) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.http import render
-from parley.api.http.common import Context, JSONResponse, empty, page_links, query_page
+from parley.api.http.common import Context, JSONResponse, empty, page_links, query_page, resource
 from parley.domain.paging import Page
 from parley.domain.users import UserService
 
@@ -50,15 +50,12 @@ def routes(ctx: Context, users: UserService) -> list[Route]:
         await users.get(principal, user_id)
         page: Page[Any] = Page([], query_page(request, []), None, None)
         base = ctx.base_url(request)
-        return JSONResponse(envelope(base, f"{base}/v1/users/{user_id:id}/sessions", "sessions", [], page))
+        return JSONResponse(envelope(base, f"{base}/v1/users/{user_id}/sessions", "sessions", [], page))
 
     return [
-        Route("/v1/users/{user_id:id}/sessions", user_sessions, methods=["GET"]),
-        Route("/v1/users", list_users, methods=["GET"]),
-        Route("/v1/users", create_user, methods=["POST"]),
-        Route("/v1/users/{user_id:id}", get_user, methods=["GET"]),
-        Route("/v1/users/{user_id:id}", update_user, methods=["PATCH"]),
-        Route("/v1/users/{user_id:id}", delete_user, methods=["DELETE"]),
+        resource("/v1/users/{user_id:id}/sessions", GET=user_sessions),
+        resource("/v1/users", GET=list_users, POST=create_user),
+        resource("/v1/users/{user_id:id}", GET=get_user, PATCH=update_user, DELETE=delete_user),
     ]
 
 
