@@ -64,7 +64,8 @@ def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) ->
 
 
 def http_routes(store: Store, settings: Settings, svc: Services) -> list[BaseRoute]:
-    authenticator = Authenticator(store, settings.clock_skew_seconds, settings.max_token_lifetime_seconds)
+    authenticator = Authenticator(store, settings.clock_skew_seconds, settings.max_token_lifetime_seconds,
+                                  key_cache_seconds=settings.key_cache_seconds)
     ctx = Context(authenticator, settings.limits, settings.public_url)
 
     async def health(request: Request) -> Response:

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-import httpx
-
-from tests.conftest import Api
+from tests.conftest import (
+    Api,
+    assert_error,
+)
 
 BASE = "http://parley.test"
 USER_ID = re.compile(r"^USR-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 GENERATED_NAME = re.compile(r"^NAM-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0].strip() == "application/json"
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert body["type"] == f"https://developer.nexmo.com/api/conversation#{code}"
-    for key in ("title", "detail", "instance"):
-        assert isinstance(body[key], str) and body[key], body
-    return body
 
 
 async def test_create_get_update_delete_user(api: Api) -> None:
@@ -61,6 +50,9 @@ async def test_create_get_update_delete_user(api: Api) -> None:
     assert deleted.status_code == 204
     assert deleted.content == b""
     assert_error(await api.request("GET", f"/v1/users/{user_id}"), 404, "user:error:not-found")
+    assert_error(await api.request("DELETE", f"/v1/users/{user_id}"), 404, "user:error:not-found")
+    assert_error(await api.request("PATCH", f"/v1/users/{user_id}", json={"display_name": "x"}), 404,
+                 "user:error:not-found")
     listed = await api.ok("GET", "/v1/users")
     assert listed["_embedded"]["users"] == []
 
@@ -107,6 +99,13 @@ async def test_list_users_shape_and_name_filter(api: Api) -> None:
     descending = await api.ok("GET", "/v1/users?order=DESC&page_size=1")
     assert descending["page_size"] == 1
     assert [u["id"] for u in descending["_embedded"]["users"]] == [bob["id"]]
+
+    # a filter value that needs quoting survives the round trip through the links
+    odd = await api.user("zoë & co=1 🎉")
+    by_odd_name = await api.ok("GET", "/v1/users", params={"name": "zoë & co=1 🎉"})
+    assert [u["id"] for u in by_odd_name["_embedded"]["users"]] == [odd["id"]]
+    again = await api.ok("GET", by_odd_name["_links"]["self"]["href"].removeprefix(BASE))
+    assert [u["id"] for u in again["_embedded"]["users"]] == [odd["id"]]
 
 
 async def test_user_may_update_itself_but_not_others(api: Api) -> None:
@@ -171,3 +170,31 @@ async def test_user_sessions(api: Api) -> None:
     assert "next" not in sessions["_links"]
     assert_error(await api.request("GET", "/v1/users/USR-00000000-0000-0000-0000-000000000000/sessions"),
                  404, "user:error:not-found")
+
+
+async def test_deleting_a_user_ends_its_memberships(api: Api) -> None:
+    alice = await api.user("alice")
+    await api.user("bob")
+    first = (await api.conversation("first"))["id"]
+    second = (await api.conversation("second"))["id"]
+    joined = await api.member(first, "alice")
+    invited = await api.member(second, "alice", "invited")
+    bob = await api.member(first, "bob")
+    assert (await api.request("DELETE", f"/v1/users/{alice['id']}")).status_code == 204
+
+    for cid, member, left_id in ((first, joined, 3), (second, invited, 2)):
+        got = await api.ok("GET", f"/v1/conversations/{cid}/members/{member['id']}")
+        assert got["state"] == "LEFT"
+        assert got["_embedded"]["user"]["id"] == alice["id"]
+        event = await api.ok("GET", f"/v1/conversations/{cid}/events/{left_id}")
+        assert event["type"] == "member:left"
+        assert event["body"]["member_id"] == member["id"]
+        assert event["body"]["reason"]["code"] == "user:deleted"
+        assert (await api.ok("GET", f"/v1/conversations/{cid}"))["sequence_number"] == left_id
+    assert (await api.ok("GET", f"/v1/conversations/{first}/members/{bob['id']}"))["state"] == "JOINED"
+    # the name is free again, and the new alice is a different user with no memberships
+    again = await api.user("alice")
+    assert again["id"] != alice["id"]
+    assert (await api.ok("GET", f"/v1/users/{again['id']}/conversations"))["_embedded"]["conversations"] == []
+    rejoined = await api.member(first, "alice")
+    assert rejoined["_embedded"]["user"]["id"] == again["id"]

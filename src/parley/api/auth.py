@@ -10,6 +10,8 @@ and an RSA verification costs far more than the rest of a small request.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -42,14 +44,15 @@ def _number(value: Any, name: str) -> float | None:
         return None
     if isinstance(value, bool):
         raise invalid_token(f"The token's {name} claim is not a number.")
+    number: float | None = None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise invalid_token(f"The token's {name} claim is not a number.")
+        number = float(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if number is None or not math.isfinite(number):  # NaN or infinity would never expire
+        raise invalid_token(f"The token's {name} claim is not a number.")
+    return number
 
 
 def bearer_token(header: str | None) -> str:
@@ -62,9 +65,10 @@ def bearer_token(header: str | None) -> str:
 
 
 class _KeyCache:
-    """Application public keys, re-read from the store now and then (applications change through the CLI)."""
+    """Application public keys, re-read from the store every `ttl` seconds: applications change through the CLI,
+    in another process, so a deleted application's tokens stop working within `ttl`."""
 
-    def __init__(self, store: Store, ttl: float = 30.0) -> None:
+    def __init__(self, store: Store, ttl: float) -> None:
         self._store = store
         self._ttl = ttl
         self._keys: dict[str, tuple[float, RSAPublicKey | None]] = {}
@@ -74,6 +78,8 @@ class _KeyCache:
         cached = self._keys.get(application_id)
         if cached is not None and cached[0] > now:
             return cached[1]
+        if self._ttl <= 0:
+            self._keys.pop(application_id, None)
         application = await self._store.application(application_id)
         key = None
         if application is not None:
@@ -87,11 +93,11 @@ class _KeyCache:
 
 class Authenticator:
     def __init__(self, store: Store, clock_skew: float = 30.0, max_lifetime: float = MAX_LIFETIME,
-                 cache_size: int = 10_000) -> None:
+                 cache_size: int = 10_000, key_cache_seconds: float = 5.0) -> None:
         self._store = store
         self._skew = clock_skew
         self._max_lifetime = max_lifetime
-        self._keys = _KeyCache(store)
+        self._keys = _KeyCache(store, key_cache_seconds)
         self._verified: OrderedDict[str, Claims] = OrderedDict()
         self._cache_size = cache_size
 
@@ -99,7 +105,8 @@ class Authenticator:
         now = time.time()
         cached = self._verified.get(token)
         if cached is not None:
-            if cached.expires + self._skew > now:
+            # The application may have been deleted since: the key cache notices within its TTL.
+            if cached.expires + self._skew > now and await self._keys.key(cached.application_id) is not None:
                 return cached
             del self._verified[token]
         claims = await self._verify(token, now)
@@ -155,7 +162,7 @@ class Authenticator:
 
     async def principal(self, authorization: str | None, method: str, path: str) -> Principal:
         claims = await self.claims(bearer_token(authorization))
-        if not path_allowed(claims.acl, method, path):
+        if not path_allowed(claims.acl, "GET" if method == "HEAD" else method, path):
             raise forbidden("The token's ACL does not allow this request.")
         if claims.sub is None:
             return Principal(claims.application_id)

@@ -163,6 +163,9 @@ class EventService:
                 return Created(earlier, replayed=True)
             if to_id is not None and await tx.member(to_id) is None:
                 raise not_found("member")
+            if event_type in RECEIPT_TYPES and event_id_value(body["event_id"], "body.event_id") > \
+                    tx.conversation.last_event_id:
+                raise not_found("event")  # a receipt for an event that does not exist
             new = NewEvent(event_type, sender, to_id, body, now, key)
             if event_type in EPHEMERAL_TYPES:
                 # Ephemeral events are fanned out, never stored: no id, no place in history.
@@ -188,7 +191,7 @@ class EventService:
     @staticmethod
     async def _advance_horizon(tx: ConversationTx, member: Member, event_type: str, body: JSON) -> None:
         """Seeing event N means having seen everything before it (for unread counts); delivered likewise."""
-        target = min(event_id_value(body["event_id"], "body.event_id"), tx.conversation.last_event_id)
+        target = event_id_value(body["event_id"], "body.event_id")
         if event_type.endswith(":seen") and target > member.seen_event_id:
             await tx.update_member(dataclasses.replace(
                 member, seen_event_id=target, delivered_event_id=max(member.delivered_event_id, target)))

@@ -94,11 +94,8 @@ class MemberService:
         spec = body.get("user")
         if not isinstance(spec, dict) or not (spec.get("id") or spec.get("name")):
             raise invalid("user", '"user" must be an object with an "id" or a "name"')
-        user_id, name = spec.get("id"), spec.get("name")
-        if user_id is not None and not isinstance(user_id, str):
-            raise invalid("user.id", '"user.id" must be a string')
-        if name is not None and not isinstance(name, str):
-            raise invalid("user.name", '"user.name" must be a string')
+        user_id = optional_str(spec, "id", 100, label="user.id")
+        name = optional_str(spec, "name", self._limits.max_name_chars, label="user.name")
         app = principal.application_id
         user = await (self._store.user(app, user_id) if user_id else self._store.user_by_name(app, str(name)))
         if user is None or (user_id and name and user.name != name):

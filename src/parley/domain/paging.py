@@ -83,6 +83,12 @@ def encode_cursor(request: PageRequest) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def check_filters(filters: Mapping[str, str]) -> None:
+    for name, value in filters.items():
+        if "\x00" in value or len(value) > MAX_FILTER_CHARS:
+            raise invalid(name, f'"{name}" is not a valid value')
+
+
 def decode_cursor(cursor: str) -> PageRequest:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -105,6 +111,10 @@ def decode_cursor(cursor: str) -> PageRequest:
     )
     if not valid:
         raise invalid_cursor()
+    try:
+        check_filters(filters)
+    except DomainError as exc:
+        raise invalid_cursor() from exc
     return PageRequest(int(size), "desc" if order == "desc" else "asc", dict(filters), position, bool(state["b"]))
 
 
@@ -114,9 +124,7 @@ def page_request(
     """Parse the query parameters of a list call; a cursor carries everything and wins."""
     if cursor:
         return decode_cursor(cursor)
-    for name, value in filters.items():
-        if "\x00" in value or len(value) > MAX_FILTER_CHARS:
-            raise invalid(name, f'"{name}" is not a valid value')
+    check_filters(filters)
     size = DEFAULT_PAGE_SIZE
     if page_size is not None:
         if not (page_size.strip().isascii() and page_size.strip().isdigit() and len(page_size.strip()) < 6):

@@ -16,10 +16,12 @@ from starlette.routing import Route
 from parley.api.http import render
 from parley.api.http.common import Context, JSONResponse, empty, int_path, page_links, query_page, resource
 from parley.domain.events import EventService
+from parley.domain.validate import optional_str
 
 BASE = "/v1/conversations/{conversation_id:id}/events"
 FILTERS = ["start_id", "end_id", "event_type", "exclude_deleted_events"]
 IDEMPOTENCY_HEADERS = ("idempotency-key", "x-idempotency-key")
+MAX_KEY_CHARS = 200
 
 
 def wants_array(request: Request, mode: str) -> bool:
@@ -29,11 +31,11 @@ def wants_array(request: Request, mode: str) -> bool:
 
 
 def idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
+    """The client's id for this send: a header, or the legacy body field `client_ref`."""
     for header in IDEMPOTENCY_HEADERS:
         if value := request.headers.get(header):
-            return value[:200]
-    client_ref = body.get("client_ref")
-    return client_ref[:200] if isinstance(client_ref, str) and client_ref else None
+            return optional_str({"key": value}, "key", MAX_KEY_CHARS, label=header)
+    return optional_str(body, "client_ref", MAX_KEY_CHARS) or None
 
 
 def routes(ctx: Context, events: EventService, envelope_mode: str) -> list[Route]:
