@@ -17,4 +17,5 @@ class SystemClock:
 
 def iso(moment: datetime) -> str:
     """`2019-09-03T18:40:24.324Z`: the form every client parses, and it sorts as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is several times faster than strftime, and this runs for every event
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

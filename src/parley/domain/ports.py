@@ -44,7 +44,9 @@ class NewEvent:
 class ConversationTx(Protocol):
     """One write transaction on one conversation, which is locked for its duration."""
 
-    conversation: Conversation
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation as this transaction has made it so far (`last_event_id` included)."""
 
     async def member(self, member_id: str) -> Member | None: ...
     async def live_member_of_user(self, user_id: str) -> Member | None: ...

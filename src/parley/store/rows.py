@@ -105,8 +105,16 @@ EVENT_COLUMNS = "e.conversation_id, e.id, e.type, e.from_member, e.to_member, e.
 EVENT_FROM = "events e LEFT JOIN members fm ON fm.id = e.from_member LEFT JOIN users u ON u.id = fm.user_id"
 
 
-def event(row: Row) -> Event:
+def event(row: Row, senders: dict[str, UserRef | None] | None = None) -> Event:
+    """An event row. `senders` memoises sender users across the rows of one page: a page has few senders."""
     deleted = row[7]
+    sender_id = row[8]
+    if senders is None:
+        from_user = _user_ref(row[8:13])
+    elif sender_id in senders:
+        from_user = senders[sender_id]
+    else:
+        from_user = senders[sender_id] = _user_ref(row[8:13])
     return Event(conversation_id=row[0], id=row[1], type=row[2], from_member=row[3], to_member=row[4],
                  body={} if deleted else loads_object(row[5]), timestamp=row[6], deleted=deleted,
-                 from_user=_user_ref(row[8:13]))
+                 from_user=from_user)

@@ -9,7 +9,7 @@ from typing import Any
 
 from parley.domain.errors import DomainError, not_found
 from parley.domain.members import already_joined
-from parley.domain.models import Application, Conversation, Event, Member, MemberState, User
+from parley.domain.models import Application, Conversation, Event, Member, MemberState, User, UserRef
 from parley.domain.paging import Scan
 from parley.domain.ports import ConversationTx, EventFilter, NewEvent
 from parley.store import rows
@@ -53,24 +53,32 @@ def duplicate_name(kind: str) -> DomainError:
 class SQLConversationTx:
     def __init__(self, connection: Connection, conversation: Conversation) -> None:
         self._db = connection
-        self.conversation = conversation
+        self._snapshot = conversation
+        self._last_event_id = conversation.last_event_id
+
+    @property
+    def conversation(self) -> Conversation:
+        # Rebuilt only when read after an append: copying a frozen dataclass per event costs more than the SQL.
+        if self._snapshot.last_event_id != self._last_event_id:
+            self._snapshot = dataclasses.replace(self._snapshot, last_event_id=self._last_event_id)
+        return self._snapshot
 
     async def member(self, member_id: str) -> Member | None:
         row = await self._db.fetchrow(
             f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.id = ? AND m.conversation_id = ?",
-            member_id, self.conversation.id)
+            member_id, self._snapshot.id)
         return rows.member(row) if row else None
 
     async def live_member_of_user(self, user_id: str) -> Member | None:
         row = await self._db.fetchrow(
             f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.conversation_id = ? AND m.user_id = ? "
-            "AND m.state IN ('INVITED', 'JOINED')", self.conversation.id, user_id)
+            "AND m.state IN ('INVITED', 'JOINED')", self._snapshot.id, user_id)
         return rows.member(row) if row else None
 
     async def count_live_members(self) -> int:
         row = await self._db.fetchrow(
             "SELECT COUNT(*) FROM members WHERE conversation_id = ? AND state IN ('INVITED', 'JOINED')",
-            self.conversation.id)
+            self._snapshot.id)
         return int(row[0]) if row else 0
 
     async def insert_member(self, member: Member) -> None:
@@ -94,23 +102,23 @@ class SQLConversationTx:
     async def append_event(self, event: NewEvent) -> Event:
         row = await self._db.fetchrow(
             "UPDATE conversations SET last_event_id = last_event_id + 1 WHERE id = ? RETURNING last_event_id",
-            self.conversation.id)
+            self._snapshot.id)
         assert row is not None  # the row is locked by this transaction
         event_id = int(row[0])
         await self._db.execute(
             "INSERT INTO events (conversation_id, id, type, from_member, to_member, body, timestamp, "
             "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            self.conversation.id, event_id, event.type, event.from_member, event.to_member,
+            self._snapshot.id, event_id, event.type, event.from_member, event.to_member,
             rows.dumps(event.body), event.timestamp, event.idempotency_key)
-        self.conversation = dataclasses.replace(self.conversation, last_event_id=event_id)
+        self._last_event_id = event_id
         sender = event.sender
-        return Event(self.conversation.id, event_id, event.type, event.from_member, event.to_member, event.body,
+        return Event(self._snapshot.id, event_id, event.type, event.from_member, event.to_member, event.body,
                      event.timestamp, from_user=sender.user if sender else None)
 
     async def _event_where(self, condition: str, value: Any) -> Event | None:
         row = await self._db.fetchrow(
             f"SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE e.conversation_id = ? AND {condition}",
-            self.conversation.id, value)
+            self._snapshot.id, value)
         return rows.event(row) if row else None
 
     async def event_by_key(self, key: str) -> Event | None:
@@ -121,7 +129,7 @@ class SQLConversationTx:
 
     async def mark_event_deleted(self, event_id: int, when: str) -> None:
         await self._db.execute("UPDATE events SET deleted = ? WHERE conversation_id = ? AND id = ?",
-                               when, self.conversation.id, event_id)
+                               when, self._snapshot.id, event_id)
 
     async def update_conversation(self, conversation: Conversation) -> None:
         try:
@@ -134,11 +142,11 @@ class SQLConversationTx:
                 conversation.updated, conversation.id)
         except UniqueViolation as exc:
             raise duplicate_name("conversation") from exc
-        self.conversation = conversation
+        self._snapshot = conversation
 
     async def delete_conversation(self, when: str) -> None:
         await self._db.execute("UPDATE conversations SET deleted = ?, state = 'DELETED' WHERE id = ?",
-                               when, self.conversation.id)
+                               when, self._snapshot.id)
 
 
 class SQLStore:
@@ -342,4 +350,5 @@ class SQLStore:
         tail = keyset("e.id", scan, where, args)
         found = await self._backend.read().fetch(
             f"SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE {' AND '.join(where)}{tail}", *args)
-        return [rows.event(row) for row in found]
+        senders: dict[str, UserRef | None] = {}
+        return [rows.event(row, senders) for row in found]

@@ -55,15 +55,18 @@ def empty(status: int = 204) -> Response:
 async def read_json(request: Request, limits: Limits, *, optional: bool = False) -> dict[str, Any]:
     """The request's JSON object body. Oversize, malformed or non-object bodies are refused before any work."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
-        raise too_large(limits)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limits.max_body_bytes:
+    if declared is not None and declared.isdigit():
+        if int(declared) > limits.max_body_bytes:
             raise too_large(limits)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+        raw = await request.body()  # the server holds it to the declared length
+    else:  # chunked: count as it arrives
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limits.max_body_bytes:
+                raise too_large(limits)
+            chunks.append(chunk)
+        raw = b"".join(chunks)
     if not raw.strip():
         if optional:
             return {}
@@ -97,7 +100,12 @@ class Context:
         """Links are absolute (the Node clients parse `_links.next.href` with `new URL`)."""
         if self._public_url:
             return self._public_url
-        return str(request.base_url).rstrip("/")
+        scope = request.scope
+        host = request.headers.get("host")
+        if not host:
+            server = scope.get("server") or ("localhost", 80)
+            host = f"{server[0]}:{server[1]}"
+        return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
     async def body(self, request: Request, *, optional: bool = False) -> dict[str, Any]:
         return await read_json(request, self.limits, optional=optional)
