@@ -43,7 +43,7 @@ class Settings:
     # "array" or "object".
     events_envelope: str = field(default_factory=lambda: os.environ.get("PARLEY_EVENTS_ENVELOPE", "auto"))
     clock_skew_seconds: int = field(default_factory=lambda: _int("PARLEY_CLOCK_SKEW_SECONDS", 30))
-    key_cache_seconds: float = field(default_factory=lambda: float(_int("PARLEY_KEY_CACHE_SECONDS", 5)))
+    key_cache_seconds: float = field(default_factory=lambda: float(os.environ.get("PARLEY_KEY_CACHE_SECONDS") or 5))
     max_token_lifetime_seconds: int = field(default_factory=lambda: _int("PARLEY_MAX_TOKEN_LIFETIME_SECONDS", 86_400))
     limits: Limits = field(default_factory=limits_from_env)
 

@@ -3,7 +3,8 @@
 - it is a valid OpenAPI 3.1 document;
 - it describes exactly the (method, path) pairs the app serves, with the path parameters each path has;
 - `/openapi.json` and `/docs` serve it;
-- the responses of a real session (successes and errors) have documented statuses and match the documented schemas.
+- the responses of a real session (successes and errors) have documented statuses and match the documented schemas;
+- every path answers a method it does not serve with 405 and an `Allow` header naming exactly the documented methods.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from parley.app import build_app, http_routes, open_store, services
 from parley.domain.clock import SystemClock
 from parley.domain.ports import NoSink, Store
 from parley.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, assert_error
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PUBLIC = {"/health", "/openapi.json", "/docs"}
@@ -161,6 +162,35 @@ async def test_openapi_json_and_docs_are_served(sqlite_store: tuple[Store, Setti
     assert health.json() == {"status": "ok"}
 
 
+def _sample_path(template: str) -> str:
+    samples = {"user_id": "USR-x", "conversation_id": "CON-x", "member_id": "MEM-x", "event_id": "1"}
+    return re.sub(r"{(\w+)}", lambda match: samples[match.group(1)], template)
+
+
+async def test_every_path_answers_405_with_a_complete_allow_header(sqlite_store: tuple[Store, Settings]) -> None:
+    """Before any authentication, a method the path does not serve is 405 with an `Allow` naming the documented
+    methods (and HEAD wherever GET is); HEAD itself is served wherever GET is."""
+    store, settings = sqlite_store
+    document = spec()
+    error = Draft202012Validator({"$ref": f"{SPEC_URI}#/components/schemas/Error"},
+                                 registry=Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(document)))
+    transport = httpx.ASGITransport(app=build_app(store, settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://parley.test") as client:
+        for template, item in document["paths"].items():
+            documented = {method.upper() for method in item if method in HTTP_METHODS}
+            allowed = documented | ({"HEAD"} if "GET" in documented else set())
+            path = _sample_path(template)
+            for method in sorted({"GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "TRACE"} - documented):
+                response = await client.request(method, path)
+                body = assert_error(response, 405, "http:error:method-not-allowed")
+                assert not list(error.iter_errors(body)), (method, template)
+                assert {m.strip() for m in response.headers["allow"].split(",")} == allowed, (method, template)
+            if "GET" in documented:
+                head = await client.head(path)
+                assert head.status_code == (200 if template in PUBLIC else 401), template
+                assert head.content == b""
+
+
 # -- real responses against the document -----------------------------------------------------------------------------
 
 class Conformance:
@@ -194,7 +224,7 @@ def _escape(segment: str) -> str:
     return segment.replace("~", "~0").replace("/", "~1")
 
 
-async def test_responses_match_the_document(api: Api) -> None:
+async def test_responses_match_the_document(api: Api, store: Store) -> None:
     c = Conformance()
     client = api.client
 
@@ -221,6 +251,15 @@ async def test_responses_match_the_document(api: Api) -> None:
     await call("GET", "/v1/users/{user_id}", "/v1/users/no%20such%20id")  # 404: no route
     await call("PATCH", "/v1/users/{user_id}", f"/v1/users/{alice['id']}", sub="alice", json={"image_url": "x"})
     await call("PATCH", "/v1/users/{user_id}", f"/v1/users/{bob['id']}", sub="alice", json={})  # 403
+    empty_name = await call("PATCH", "/v1/users/{user_id}", f"/v1/users/{alice['id']}", json={"name": ""})  # 400
+    assert empty_name["invalid_parameters"][0]["name"] == "name"
+    await call("GET", "/v1/users", "/v1/users?page_size=%D9%A3")  # 400: page_size must be ASCII digits
+    for exp in ("nan", "Infinity"):  # 401: time claims must be finite
+        refused = c.check(await client.get("/v1/users", headers=api.headers(exp=exp)), "/v1/users")
+        assert refused["code"] == "system:error:invalid-token"
+    only_get = {"Authorization": f"Bearer {api.token(acl={'paths': {'/*/users/**': {'methods': ['GET']}}})}"}
+    assert (await client.head("/v1/users", headers=only_get)).status_code == 200  # HEAD counts as GET
+    c.check(await client.post("/v1/users", headers=only_get, json={"name": "x"}), "/v1/users")  # 403
     await call("GET", "/v1/users/{user_id}/sessions", f"/v1/users/{alice['id']}/sessions")
 
     # conversations
@@ -233,6 +272,10 @@ async def test_responses_match_the_document(api: Api) -> None:
     await call("GET", "/v1/conversations/{conversation_id}", conversation)
     await call("GET", "/v1/conversations/{conversation_id}", "/v1/conversations/CON-nope")  # 404
     await call("PUT", "/v1/conversations/{conversation_id}", conversation, json={"display_name": "Chat"})
+    lite = await call("GET", "/v1/conversations", "/v1/conversations?include_custom_data=true")
+    assert lite["_embedded"]["conversations"][0]["properties"] == {"custom_data": {"a": "b"}}
+    assert "properties" not in (await call("GET", "/v1/conversations", "/v1/conversations"))[
+        "_embedded"]["conversations"][0]
 
     # members
     members = "/v1/conversations/{conversation_id}/members"
@@ -251,6 +294,31 @@ async def test_responses_match_the_document(api: Api) -> None:
                json={"state": "left", "reason": {"code": "x", "text": "y"}})
     await call("PATCH", members + "/{member_id}", f"{conversation}/members/{invited['id']}",
                json={"state": "left"})  # 400 invalid-member-state
+    carol = await call("POST", "/v1/users", "/v1/users", json={"name": "carol"})
+    on_behalf = await call("POST", members, f"{conversation}/members", json={
+        "state": "invited", "user": {"id": carol["id"]}, "channel": {"type": "sms"},
+        "member_id_inviting": joined["id"]})
+    assert on_behalf["invited_by"] == joined["id"]
+    assert on_behalf["initiator"]["invited"] == {"is_system": False, "user_id": alice["id"],
+                                                 "member_id": joined["id"]}
+    me = members + "/me"
+    await call("PATCH", me, f"{conversation}/members/me", sub="carol", json={"state": "invited"})  # 400
+    await call("PATCH", me, f"{conversation}/members/me", json={"state": "joined"})  # 403: an admin token
+    await call("PATCH", me, "/v1/conversations/CON-nope/members/me", sub="carol", json={"state": "left"})  # 404
+    accepted = await call("PATCH", me, f"{conversation}/members/me", sub="carol", json={"state": "joined"})
+    assert (accepted["id"], accepted["state"]) == (on_behalf["id"], "JOINED")
+    dave = await call("POST", "/v1/users", "/v1/users", json={"name": "dave"})
+    system = await call("POST", members, f"{conversation}/members", json={
+        "state": "invited", "user": {"name": "dave"}, "channel": {"type": "app"}, "from": "MEM-nobody"})
+    assert system["initiator"]["invited"] == {"is_system": True} and "invited_by" not in system
+    for body, name in [
+        ({"state": "joined", "user": {"name": "dave"}}, "channel"),
+        ({"state": "joined", "user": {"name": "dave"}, "channel": {"type": "pigeon"}}, "channel.type"),
+        ({"state": "joined", "user": {"name": "da\u0000ve"}, "channel": {"type": "app"}}, "user.name"),
+        ({"state": "joined", "user": {"id": "U" * 101}, "channel": {"type": "app"}}, "user.id"),
+    ]:
+        refused = await call("POST", members, f"{conversation}/members", json=body)  # 400
+        assert refused["invalid_parameters"][0]["name"] == name, refused
 
     # events
     events = "/v1/conversations/{conversation_id}/events"
@@ -268,6 +336,16 @@ async def test_responses_match_the_document(api: Api) -> None:
     await call("POST", events, f"{conversation}/events", json={"type": "nonsense"})  # 400
     await call("POST", events, f"{conversation}/events", sub="bob", json=message)  # 403: bob is not joined
     await call("POST", events, f"{conversation}/events", content=b"[1]")  # 400
+    missing = await call("POST", events, f"{conversation}/events", sub="alice",
+                         json={"type": "message:seen", "body": {"event_id": 10_000}})  # 404
+    assert missing["code"] == "event:error:not-found"
+    for headers, extra, name in [({"Idempotency-Key": "k" * 201}, {}, "idempotency-key"),
+                                 ({}, {"client_ref": "a\u0000b"}, "client_ref")]:
+        refused = await call("POST", events, f"{conversation}/events", headers=headers,
+                             json={**message, **extra})  # 400
+        assert refused["invalid_parameters"][0]["name"] == name
+    await call("POST", events, f"{conversation}/events",
+               json={**message, "body": {"message_type": "text", "text": ""}})  # 400: empty text
     as_object = await call("GET", events, f"{conversation}/events?page_size=2&event_type=message,member:*")
     assert isinstance(as_object["_embedded"], dict)
     as_array = await call("GET", events, f"{conversation}/events?page_size=2",
@@ -288,11 +366,36 @@ async def test_responses_match_the_document(api: Api) -> None:
     await call("GET", "/v1/users/{user_id}/conversations", f"/v1/users/{alice['id']}/conversations?state=JOINED",
                sub="alice")
     await call("GET", "/v1/users/{user_id}/conversations", f"/v1/users/{alice['id']}/conversations?state=x")  # 400
+    user_conversations = f"/v1/users/{alice['id']}/conversations"
+    plain = await call("GET", "/v1/users/{user_id}/conversations", user_conversations)
+    assert plain["_embedded"]["conversations"][0]["properties"] == {"ttl": 60, "type": "t"}
+    full = await call("GET", "/v1/users/{user_id}/conversations", f"{user_conversations}?include_custom_data=TRUE")
+    assert full["_embedded"]["conversations"][0]["properties"]["custom_data"] == {"a": "b"}
+    for path in ("/v1/conversations", user_conversations):  # date_end applies to user tokens too
+        template = "/v1/conversations" if path == "/v1/conversations" else "/v1/users/{user_id}/conversations"
+        early = await call("GET", template, f"{path}?date_end=2000-01-01", sub="alice")
+        assert early["_embedded"]["conversations"] == []
+        await call("GET", template, f"{path}?date_end=soon", sub="alice")  # 400
     await call("GET", "/v1/users/{user_id}/conversations", f"/v1/users/{bob['id']}/conversations",
                sub="alice")  # 403
+    await call("DELETE", "/v1/users/{user_id}", f"/v1/users/{carol['id']}")  # carol leaves the conversation first
+    left = await call("GET", events, f"{conversation}/events?event_type=member:left&order=desc&page_size=1")
+    (gone,) = left["_embedded"]["events"]
+    assert gone["from"] == on_behalf["id"]
+    assert gone["body"]["reason"] == {"code": "user:deleted", "text": "The user was deleted."}
+    assert gone["body"]["initiator"]["left"] == {"is_system": True}
+    record = await call("GET", members + "/{member_id}", f"{conversation}/members/{on_behalf['id']}")
+    assert (record["state"], record["reason"]) == ("LEFT", gone["body"]["reason"])
+    await call("DELETE", "/v1/users/{user_id}", f"/v1/users/{dave['id']}")  # only invited: leaves too
     await call("DELETE", "/v1/conversations/{conversation_id}", conversation)
     await call("DELETE", "/v1/users/{user_id}", f"/v1/users/{bob['id']}")
     await call("DELETE", "/v1/users/{user_id}", f"/v1/users/{bob['id']}")  # 404
 
+    # a deleted application's tokens stop working (the fixture's key cache lasts 0 s)
+    assert await store.delete_application(api.application_id)
+    c.check(await client.get("/v1/users", headers=api.headers()), "/v1/users")  # 401
+
     statuses = {status for _, _, status in c.seen}
     assert {"200", "201", "204", "400", "401", "403", "404", "409", "413"} <= statuses
+    assert {("patch", me, status) for status in ("200", "400", "403", "404")} <= c.seen
+    assert {("post", events, "404"), ("post", members, "400"), ("get", "/v1/conversations", "400")} <= c.seen

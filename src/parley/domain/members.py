@@ -117,19 +117,22 @@ class MemberService:
         media = optional_object(body, "media") or {}
         knocking_id = optional_str(body, "knocking_id", 100)
         # An admin may act on behalf of a member (`member_id_inviting`, or `from`, as the SDKs send it).
-        on_behalf = optional_str(body, "member_id_inviting", 100) or optional_str(body, "from", 100)
+        on_behalf = None
+        if principal.user is None:
+            on_behalf = optional_str(body, "member_id_inviting", 100) or optional_str(body, "from", 100)
         user = await self._target_user(principal, body)
         now = iso(self._clock.now())
         async with self._store.conversation_tx(principal.application_id, conversation_id) as tx:
             require_writable(tx.conversation)
             actor = await self._actor(tx, principal)
-            if principal.user is None and on_behalf:
-                # Leniently: an id that names no member of this conversation leaves the act to the system.
-                actor = await tx.member(on_behalf)
+            if on_behalf:
+                # Leniently: an id that names no joined member of this conversation leaves the act to the system.
+                behalf = await tx.member(on_behalf)
+                actor = behalf if behalf is not None and behalf.state is MemberState.JOINED else None
             self._authorize_create(principal, user, state, actor)
             existing = await tx.live_member_of_user(user.id)
             if existing is not None:
-                member, event = await self._reuse(tx, existing, state, actor, now)
+                member, event = await self._reuse(tx, existing, state, now)
             else:
                 if await tx.count_live_members() >= self._limits.max_members:
                     raise DomainError("conversation:error:maximum-number-of-members",
@@ -155,14 +158,14 @@ class MemberService:
             raise forbidden("A user may only add others as invited.", "conversation:error:permission-denied")
 
     async def _reuse(
-        self, tx: ConversationTx, existing: Member, state: MemberState, actor: Member | None, now: str
-    ) -> tuple[Member, Event]:
+        self, tx: ConversationTx, existing: Member, state: MemberState, now: str) -> tuple[Member, Event]:
         """A join for a user who is already invited accepts the invite; anything else is a conflict."""
         if existing.state is MemberState.JOINED:
             raise already_joined()
         if state is MemberState.INVITED:
             raise DomainError("conversation:error:member-already-invited", "The user has already been invited.")
-        return await self._transition(tx, existing, MemberState.JOINED, actor, None, now)
+        # accepting an invite is the invitee's own act, whoever relays it (as with PATCH)
+        return await self._transition(tx, existing, MemberState.JOINED, existing, None, now)
 
     def _new_member(
         self, principal: Principal, conversation: Conversation, user: User, state: MemberState, channel: JSON,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
@@ -18,6 +19,7 @@ from parley.domain.errors import DomainError, invalid
 T = TypeVar("T")
 Order = Literal["asc", "desc"]
 
+_DIGITS = re.compile(r"^[0-9]{1,18}$")
 MAX_FILTER_CHARS = 1_000
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -127,7 +129,7 @@ def page_request(
     check_filters(filters)
     size = DEFAULT_PAGE_SIZE
     if page_size is not None:
-        if not (page_size.strip().isascii() and page_size.strip().isdigit() and len(page_size.strip()) < 6):
+        if not _DIGITS.match(page_size.strip()):
             raise invalid("page_size", '"page_size" must be a number')
         size = int(page_size)
         if not 1 <= size <= MAX_PAGE_SIZE:

@@ -97,11 +97,11 @@ def timestamp_value(value: str, label: str) -> str:
     """A query date (`2018-01-01 10:00:00`, `2024-01-17T13:45:56.000Z` ...) in the stored form, for comparing."""
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return iso(moment)
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 or 9999 shifted out of range by a zone
         raise invalid(label, f'"{label}" must be a valid ISO 8601 date') from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return iso(moment)
 
 
 def one_of(value: Any, label: str, allowed: tuple[str, ...]) -> str:
