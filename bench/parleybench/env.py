@@ -95,10 +95,12 @@ class BenchEnv:
 
     # -- measuring ---------------------------------------------------------------------------------------------
     def quiesce(self) -> Quiesce:
-        return quiesce(self.server.pid)
+        host_max = self.options.get("host_quiet_pct")
+        return quiesce(self.server.pid, host_max_pct=host_max, host_wait_s=float(self.options.get("host_wait_s", 0)),
+                       db_pids=self.server.db_pids())
 
     def cpu_meter(self) -> CpuMeter:
-        return CpuMeter(self.server.pid)
+        return CpuMeter(self.server.pid, self.server.db_pids())
 
     def profile_start(self) -> None:
         """Workloads call this right before their measured step (a no-op unless the run is profiled)."""

@@ -6,6 +6,7 @@ import asyncio
 import http.client
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -37,6 +38,7 @@ def server_python() -> str:
 class ServerConfig:
     db: str  # "sqlite" | "postgresql"
     sqlite_synchronous: str = "FULL"
+    source: Path | None = None  # a directory holding the `parley` package to run instead of the installed one
 
     @property
     def label(self) -> str:
@@ -47,6 +49,20 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+async def _pg_backends(database: str) -> list[int]:
+    """PostgreSQL processes working for `database`: its backends plus the cluster's background writers."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE (datname = $1 OR backend_type <> 'client backend') "
+            "AND pid <> pg_backend_pid()", database)
+    finally:
+        await connection.close()
+    return [int(row["pid"]) for row in rows]
 
 
 async def _pg_admin(statement: str) -> None:
@@ -96,6 +112,8 @@ class Server:
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
         env["PARLEY_SQLITE_SYNCHRONOUS"] = self.config.sqlite_synchronous
+        if self.config.source is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.config.source), env.get("PYTHONPATH")]))
         return env
 
     def _cli(self, *args: str) -> str:
@@ -172,6 +190,12 @@ class Server:
         if self.dir != Path() and self.dir.exists():
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def db_pids(self) -> list[int]:
+        """The database server's processes doing this server's work (none for SQLite, which runs in-process)."""
+        if self.config.db != "postgresql" or not self.database:
+            return []
+        return asyncio.run(_pg_backends(self.database))
+
     def restart(self) -> None:
         """A fresh server process (same config, fresh data) - for workloads that need one per repetition (W5)."""
         self.stop()
@@ -183,7 +207,16 @@ class Server:
             return ""
         return self._log_file.read_text(errors="replace")
 
-    def log_lines(self, limit: int = 60) -> list[str]:
+    def log_summary(self, limit: int = 30) -> list[str]:
+        """The log's distinct top-level lines (messages and exception lines, not traceback frames), counted."""
+        seen: dict[str, int] = {}
+        for line in self.log_lines(1_000_000):
+            if not line.startswith((" ", "\t", "Traceback")):
+                key = re.sub(r"(CON|MEM|USR)-[0-9a-f-]{36}", r"\1-…", line)
+                seen[key] = seen.get(key, 0) + 1
+        return [f"{count}x {line}" for line, count in list(seen.items())[:limit]]
+
+    def log_lines(self, limit: int = 400) -> list[str]:
         """Everything the server logged, over all its processes so far (it logs at warning level: problems only)."""
         text = "\n".join([*self._old_logs, self.log_text()])
         return [line for line in text.splitlines() if line.strip()][:limit]

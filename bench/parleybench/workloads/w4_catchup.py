@@ -142,5 +142,5 @@ WORKLOAD = Workload(
              Column("per_request_ms", "ms/request", "{:.2f}"), Column("errors", "errors")),
     headline="total_s",
     goals=(Goal("total_s", "<=", 0.5, "W4 ≤ 0.5 s on SQLite"),),
-    peers={"Synapse 1.163.2": "23.6–26.2 s", "ejabberd 23.01": "0.76–0.80 s"},
+    peers={"Synapse 1.163.2": "23.6-26.2 s", "ejabberd 23.01": "0.76-0.80 s"},
 )
