@@ -220,7 +220,8 @@ def serve(
     app = create_app(settings(data_dir, database_url))
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
                 ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-                ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None, lifespan="on")
+                ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None, lifespan="on",
+                proxy_headers=False)  # parley trusts no X-Forwarded-* unless PARLEY_PUBLIC_URL says so
 
 
 def run() -> None:

@@ -162,6 +162,10 @@ class PooledRead:
             return await PostgresConnection(connection, self._cache).execute(sql, *args)
 
 
+async def _keep_session(connection: Any) -> None:
+    return None
+
+
 class PostgresBackend:
     for_update = " FOR UPDATE"
 
@@ -173,7 +177,9 @@ class PostgresBackend:
     async def connect(cls, dsn: str, min_size: int = 2, max_size: int = 10) -> PostgresBackend:
         import asyncpg
 
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        # asyncpg's default reset (advisory locks, LISTEN, session settings) is a round trip per release, and
+        # parley uses none of those session features; asyncpg still clears its own per-connection state.
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session)
         return cls(pool)
 
     def read(self) -> Connection:
