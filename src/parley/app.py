@@ -72,13 +72,14 @@ def http_routes(store: Store, settings: Settings, svc: Services) -> list[BaseRou
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
+        *events.routes(ctx, svc.events, settings.events_envelope),
+        *members.routes(ctx, svc.members),
+        *conversations.routes(ctx, svc.conversations),
+        *users.routes(ctx, svc.users),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
-        *users.routes(ctx, svc.users),
-        *conversations.routes(ctx, svc.conversations),
-        *members.routes(ctx, svc.members),
-        *events.routes(ctx, svc.events, settings.events_envelope),
     ]
 
 

@@ -18,4 +18,6 @@ class SystemClock:
 def iso(moment: datetime) -> str:
     """`2019-09-03T18:40:24.324Z`: the form every client parses, and it sorts as text."""
     # isoformat is several times faster than strftime, and this runs for every event
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
