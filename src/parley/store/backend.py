@@ -35,6 +35,7 @@ class Connection(Protocol):
 
 class Backend(Protocol):
     for_update: str  # the row-lock clause to append to a SELECT inside a transaction
+    reread_after_lock: bool  # must a transaction read again what it read while taking the lock?
 
     def read(self) -> Connection: ...
     def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
@@ -75,6 +76,7 @@ def _open_sqlite(path: Path, synchronous: str) -> sqlite3.Connection:
 
 class SQLiteBackend:
     for_update = ""  # BEGIN IMMEDIATE already holds the database's write lock
+    reread_after_lock = False  # ... so the transaction's first read is already current
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -168,6 +170,7 @@ async def _keep_session(connection: Any) -> None:
 
 class PostgresBackend:
     for_update = " FOR UPDATE"
+    reread_after_lock = True  # READ COMMITTED: the locking statement's snapshot predates a writer it waited for
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool

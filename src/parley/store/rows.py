@@ -55,8 +55,10 @@ def user_values(u: User) -> tuple[Any, ...]:
             u.created, u.updated)
 
 
+# The last event id is derived (MAX over the events primary key: one index seek), not stored: see migration 0002.
+LAST_EVENT_ID = "(SELECT COALESCE(MAX(le.id), 0) FROM events le WHERE le.conversation_id = c.id)"
 CONVERSATION_COLUMNS = "c.seq, c.application_id, c.id, c.name, c.display_name, c.image_url, c.state, " \
-    "c.properties, c.callback, c.last_event_id, c.created, c.updated"
+    f"c.properties, c.callback, {LAST_EVENT_ID}, c.created, c.updated"
 
 
 def conversation(row: Row, offset: int = 0) -> Conversation:

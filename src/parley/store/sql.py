@@ -100,11 +100,8 @@ class SQLConversationTx:
             member.seen_event_id, member.delivered_event_id, member.id)
 
     async def append_event(self, event: NewEvent) -> Event:
-        row = await self._db.fetchrow(
-            "UPDATE conversations SET last_event_id = last_event_id + 1 WHERE id = ? RETURNING last_event_id",
-            self._snapshot.id)
-        assert row is not None  # the row is locked by this transaction
-        event_id = int(row[0])
+        # The conversation is locked by this transaction, which read the last id after taking the lock.
+        event_id = self._last_event_id + 1
         await self._db.execute(
             "INSERT INTO events (conversation_id, id, type, from_member, to_member, body, timestamp, "
             "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -240,10 +237,10 @@ class SQLStore:
             try:
                 await db.execute(
                     "INSERT INTO conversations (application_id, id, name, display_name, image_url, state, "
-                    "properties, callback, last_event_id, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "properties, callback, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     c.application_id, c.id, c.name, c.display_name, c.image_url, c.state.value,
                     rows.dumps(c.properties), None if c.callback is None else rows.dumps(c.callback),
-                    c.last_event_id, c.created, c.updated)
+                    c.created, c.updated)
             except UniqueViolation as exc:
                 raise duplicate_name("conversation") from exc
             row = await db.fetchrow(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?", c.id)
@@ -293,7 +290,13 @@ class SQLStore:
                 f"AND c.deleted IS NULL{self._backend.for_update}", application_id, conversation_id)
             if row is None:
                 raise not_found("conversation")
-            yield SQLConversationTx(db, rows.conversation(row))
+            conversation = rows.conversation(row)
+            if self._backend.reread_after_lock:  # the last id as of now, with the lock held
+                last = await db.fetchrow("SELECT COALESCE(MAX(id), 0) FROM events WHERE conversation_id = ?",
+                                         conversation_id)
+                if last is not None and last[0] != conversation.last_event_id:
+                    conversation = dataclasses.replace(conversation, last_event_id=int(last[0]))
+            yield SQLConversationTx(db, conversation)
 
     # -- members --------------------------------------------------------------------------------------------
     async def member(self, application_id: str, conversation_id: str, member_id: str) -> Member | None:
