@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -47,13 +48,33 @@ def _number(value: Any, name: str) -> float | None:
         raise invalid_token(f"The token's {name} claim is not a number.")
     number: float | None = None
     if isinstance(value, int | float):
-        number = float(value)
+        with contextlib.suppress(OverflowError):  # an int beyond a float's range
+            number = float(value)
     elif isinstance(value, str):
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, OverflowError):
             number = float(value)
     if number is None or not math.isfinite(number):  # NaN or infinity would never expire
         raise invalid_token(f"The token's {name} claim is not a number.")
     return number
+
+
+def _is_uuid(value: Any) -> TypeGuard[str]:
+    """Application ids are UUIDs, in the canonical lower-case form the CLI stores."""
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _is_text(value: str) -> bool:
+    """Encodable as UTF-8 (JSON can carry lone surrogates that no database accepts)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def bearer_token(header: str | None) -> str:
@@ -150,7 +171,7 @@ class Authenticator:
         except jwt.PyJWTError as exc:
             raise invalid_token() from exc
         application_id = unverified.get("application_id")
-        if header.get("alg") != "RS256" or not isinstance(application_id, str):
+        if header.get("alg") != "RS256" or not _is_uuid(application_id):  # checked before any lookup
             raise invalid_token()
         key = await self._keys.key(application_id)
         if key is None:
@@ -175,6 +196,8 @@ class Authenticator:
             expires = (issued or now) + DEFAULT_TTL
         if issued is not None:
             expires = min(expires, issued + self._max_lifetime)
+        elif expires > now + self._max_lifetime + self._skew:  # without iat the cap cannot be applied
+            raise invalid_token("The token lives longer than allowed and has no iat.")
         if expires + self._skew <= now:
             raise DomainError("system:error:expired-token", "The token has expired. Please provide a valid token.")
         return expires
@@ -184,7 +207,7 @@ class Authenticator:
         sub = payload.get("sub")
         if sub is None:
             return None
-        if not isinstance(sub, str) or not sub or "\x00" in sub or len(sub) > 1_000:
+        if not isinstance(sub, str) or not sub or "\x00" in sub or len(sub) > 1_000 or not _is_text(sub):
             raise invalid_token("The token's sub claim is not a user name.")
         return sub
 

@@ -88,6 +88,9 @@ class UserService:
         if principal.user is not None and principal.user.id != user.id:
             raise forbidden("A user token may only update its own user.")
         fields = self._fields(body, user)
+        if principal.user is not None and fields.get("name", user.name) != user.name:
+            # user tokens name their user (`sub`): renaming is the application's (admin's) decision
+            raise forbidden("Only an admin token may change a user's name.")
         changed = dataclasses.replace(user, updated=iso(self._clock.now()), **fields)  # type: ignore[arg-type]
         return await self._store.update_user(changed)
 

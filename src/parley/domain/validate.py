@@ -15,6 +15,25 @@ from parley.domain.errors import DomainError, invalid
 from parley.domain.models import JSON
 
 _INTEGER = re.compile(r"^-?[0-9]{1,19}$")
+_ID_DIGITS = re.compile(r"^[0-9]{1,19}$")
+MAX_DEPTH = 32  # of JSON nesting in a request body; orjson writes at most 254 levels, and responses add some
+
+
+def json_depth_within(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """True when `value` nests at most `limit` arrays/objects deep (iteratively: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
 
 
 def body_object(body: Any) -> JSON:
@@ -86,7 +105,7 @@ MAX_ID = 2**63 - 1  # ids are 64-bit integers in both databases
 
 def event_id_value(value: Any, label: str) -> int:
     """Event ids arrive as integers or as numeric strings (the legacy specs typed them as strings)."""
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+    if isinstance(value, str) and _ID_DIGITS.match(value.strip()):
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
         return value

@@ -16,7 +16,7 @@ from parley.domain.errors import DomainError, invalid
 from parley.domain.limits import Limits
 from parley.domain.paging import Page, PageRequest, encode_cursor, page_request
 from parley.domain.principal import Principal
-from parley.domain.validate import event_id_value
+from parley.domain.validate import MAX_DEPTH, event_id_value, json_depth_within
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -77,6 +77,8 @@ async def read_json(request: Request, limits: Limits, *, optional: bool = False)
         raise DomainError("http:error:invalid-json", f"The body is not valid JSON: {exc.msg}.") from exc
     if not isinstance(body, dict):
         raise invalid("body", "The body must be a JSON object.")
+    if not json_depth_within(body):
+        raise invalid("body", f"The body must not nest deeper than {MAX_DEPTH} levels.")
     return body
 
 
@@ -94,7 +96,7 @@ class Context:
 
     async def principal(self, request: Request) -> Principal:
         return await self.authenticator.principal(
-            request.headers.get("authorization"), request.method, request.url.path)
+            request.headers.get("authorization"), request.method, request.scope["path"])
 
     def base_url(self, request: Request) -> str:
         """Links are absolute (the Node clients parse `_links.next.href` with `new URL`)."""

@@ -1,0 +1,85 @@
+"""Inputs found by fuzzing and review that once reached a 500 or slipped past a limit."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+from tests.conftest import Api, assert_error, mint_token
+
+
+def nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+async def test_deeply_nested_bodies_are_refused_before_anything_is_written(api: Api) -> None:
+    user = await api.user("alice")
+    conversation = await api.conversation("chat")
+    member = await api.member(conversation["id"], "alice")
+    deep = {"properties": {"custom_data": {"x": nested(40)}}}
+    assert_error(await api.request("PATCH", f"/v1/users/{user['id']}", json=deep), 400,
+                 "http:error:validation-fail")
+    assert_error(await api.request("POST", f"/v1/conversations/{conversation['id']}/events",
+                                   json={"type": "custom:x", "from": member["id"], "body": {"d": nested(300)}}),
+                 400, "http:error:validation-fail")
+    # nothing changed, and history still renders
+    assert (await api.ok("GET", f"/v1/users/{user['id']}"))["properties"] == {"custom_data": {}}
+    events = await api.ok("GET", f"/v1/conversations/{conversation['id']}/events")
+    assert [e["type"] for e in events["_embedded"]["events"]] == ["member:joined"]
+    shallow = {"properties": {"custom_data": {"x": nested(20)}}}
+    assert (await api.ok("PATCH", f"/v1/users/{user['id']}", json=shallow))["properties"] == shallow["properties"]
+
+
+def unsigned(claims: dict[str, object]) -> str:
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.x"
+
+
+async def test_forged_application_ids_are_invalid_tokens_not_errors(api: Api) -> None:
+    for application_id in ("\ud800", "\u0000abc", "not-a-uuid", api.application_id.upper(), 7):
+        token = unsigned({"application_id": application_id, "iat": int(time.time())})
+        response = await api.client.get("/v1/users", headers={"Authorization": f"Bearer {token}"})
+        assert_error(response, 401, "system:error:invalid-token")
+
+
+async def test_unencodable_sub_and_huge_time_claims_are_invalid_tokens(api: Api) -> None:
+    for claims in ({"sub": "\ud800"}, {"iat": 10**400}, {"exp": 10**400, "iat": None}, {"nbf": -(10**400)}):
+        token = mint_token(api.keys, api.application_id, **claims)  # type: ignore[arg-type]
+        response = await api.client.get("/v1/users", headers={"Authorization": f"Bearer {token}"})
+        assert_error(response, 401, "system:error:invalid-token")
+
+
+async def test_a_token_without_iat_cannot_outlive_the_lifetime_cap(api: Api) -> None:
+    far = mint_token(api.keys, api.application_id, iat=None, exp=int(time.time()) + 10 * 365 * 86_400)
+    assert_error(await api.client.get("/v1/users", headers={"Authorization": f"Bearer {far}"}), 401,
+                 "system:error:invalid-token")
+    near = mint_token(api.keys, api.application_id, iat=None, exp=int(time.time()) + 3_600)
+    assert (await api.client.get("/v1/users", headers={"Authorization": f"Bearer {near}"})).status_code == 200
+
+
+async def test_overlong_event_ids_are_validation_errors(api: Api) -> None:
+    await api.user("bob")
+    conversation = await api.conversation("chat")
+    member = await api.member(conversation["id"], "bob")
+    long_id = "1" * 5_000
+    assert_error(await api.request("GET", f"/v1/conversations/{conversation['id']}/events/{long_id}"), 400,
+                 "http:error:validation-fail")
+    receipt = {"type": "message:seen", "from": member["id"], "body": {"event_id": long_id}}
+    assert_error(await api.request("POST", f"/v1/conversations/{conversation['id']}/events", json=receipt), 400,
+                 "http:error:validation-fail")
+
+
+async def test_a_user_token_cannot_rename_its_user(api: Api) -> None:
+    carol = await api.user("carol")
+    response = await api.request("PATCH", f"/v1/users/{carol['id']}", sub="carol", json={"name": "dave"})
+    assert_error(response, 403, "system:error:permission")
+    same = await api.ok("PATCH", f"/v1/users/{carol['id']}", sub="carol", json={"name": "carol", "display_name": "C"})
+    assert (same["name"], same["display_name"]) == ("carol", "C")
+    renamed = await api.ok("PATCH", f"/v1/users/{carol['id']}", json={"name": "caroline"})
+    assert renamed["name"] == "caroline"
