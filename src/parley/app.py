@@ -27,7 +27,7 @@ from parley.domain.members import MemberService
 from parley.domain.ports import EventSink, NoSink, Store
 from parley.domain.users import UserService
 from parley.settings import Settings
-from parley.store.backend import PostgresBackend, SQLiteBackend
+from parley.store.backend import PostgresBackend, SQLiteBackend, StoreBusy
 from parley.store.migrate import migrate
 from parley.store.sql import SQLStore
 
@@ -97,13 +97,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+async def store_busy(request: Request, exc: Exception) -> Response:
+    _, body = error_body(DomainError("system:error:busy", "The database is busy. Please try again shortly."))
+    return JSONResponse(body, status_code=503, headers={"retry-after": "1"})
+
+
 async def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     _, body = error_body(DomainError("system:error:internal-error", "Something went wrong."))
     return JSONResponse(body, status_code=500)
 
 
-EXCEPTION_HANDLERS = {DomainError: domain_error, HTTPException: http_error, Exception: internal_error}
+EXCEPTION_HANDLERS = {DomainError: domain_error, HTTPException: http_error, StoreBusy: store_busy,
+                      Exception: internal_error}
 
 
 def build_app(store: Store, settings: Settings, clock: Clock | None = None, sink: EventSink | None = None

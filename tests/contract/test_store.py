@@ -100,12 +100,16 @@ async def test_update_user_keeps_uniqueness(store: Store, application: Applicati
     await store.insert_user(new_user(application, "alice"))
     bob = await store.insert_user(new_user(application, "bob"))
     with pytest.raises(DomainError) as caught:
-        await store.update_user(dataclasses.replace(bob, name="alice"))
+        await store.update_user(application.id, bob.id, {"name": "alice"}, now())
     assert caught.value.code == "user:error:duplicate-name"
-    await store.update_user(dataclasses.replace(bob, display_name="Bob", properties={"custom_data": {"k": 1}}))
+    # concurrent changes of different fields both land
+    await asyncio.gather(store.update_user(application.id, bob.id, {"display_name": "Bob"}, now()),
+                         store.update_user(application.id, bob.id, {"properties": {"custom_data": {"k": 1}}}, now()))
     reread = await store.user(application.id, bob.id)
     assert reread is not None
     assert (reread.name, reread.display_name, reread.properties) == ("bob", "Bob", {"custom_data": {"k": 1}})
+    assert await store.delete_user(application.id, bob.id, now())
+    assert await store.update_user(application.id, bob.id, {"display_name": "gone"}, now()) is None
 
 
 async def test_event_ids_count_from_one_per_conversation(store: Store, application: Application) -> None:

@@ -155,7 +155,7 @@ async def test_user_token_lists_only_own_conversations(api: Api) -> None:
     assert got["id"] == mine["id"]
 
 
-async def test_user_token_update_and_delete_need_a_joined_member(api: Api) -> None:
+async def test_user_tokens_update_as_joined_members_and_only_admins_delete(api: Api) -> None:
     await api.user("alice")
     await api.user("bob")
     await api.user("carol")
@@ -181,7 +181,10 @@ async def test_user_token_update_and_delete_need_a_joined_member(api: Api) -> No
     assert got["display_name"] == "By Alice"
     assert got["sequence_number"] == 3
 
-    assert (await api.request("DELETE", f"/v1/conversations/{cid}", sub="alice")).status_code == 204
+    # deleting is the admin's: any user may join a conversation whose id it knows
+    assert_error(await api.request("DELETE", f"/v1/conversations/{cid}", sub="alice"), 403,
+                 "conversation:error:permission-denied")
+    assert (await api.request("DELETE", f"/v1/conversations/{cid}")).status_code == 204
     assert_error(await api.request("GET", f"/v1/conversations/{cid}"), 404, "conversation:error:not-found")
     assert_error(await api.request("DELETE", f"/v1/conversations/{cid}"), 404, "conversation:error:not-found")
     assert_error(await api.request("GET", f"/v1/conversations/{cid}/members"), 404, "conversation:error:not-found")

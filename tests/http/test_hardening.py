@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import time
 
+import pytest
+
+from parley.settings import Settings
 from tests.conftest import Api, assert_error, mint_token
 
 
@@ -83,3 +87,41 @@ async def test_a_user_token_cannot_rename_its_user(api: Api) -> None:
     assert (same["name"], same["display_name"]) == ("carol", "C")
     renamed = await api.ok("PATCH", f"/v1/users/{carol['id']}", json={"name": "caroline"})
     assert renamed["name"] == "caroline"
+
+
+async def test_user_conversation_pages_survive_a_rejoin(api: Api) -> None:
+    user = await api.user("erin")
+    ids = []
+    for name in ("c0", "c1", "c2"):
+        conversation = await api.conversation(name)
+        await api.member(conversation["id"], "erin")
+        ids.append(conversation["id"])
+    seen: list[str] = []
+    url: str | None = f"/v1/users/{user['id']}/conversations?page_size=1"
+    for page in range(6):
+        if url is None:
+            break
+        body = await api.ok("GET", url)
+        seen.extend(c["id"] for c in body["_embedded"]["conversations"])
+        if page == 0:  # leave and rejoin the first conversation while paging
+            me = await api.ok("GET", f"/v1/conversations/{ids[0]}/members/me", sub="erin")
+            await api.ok("PATCH", f"/v1/conversations/{ids[0]}/members/{me['id']}", json={"state": "left"})
+            await api.member(ids[0], "erin")
+        nxt = body["_links"].get("next")
+        url = nxt["href"].removeprefix("http://parley.test") if nxt else None
+    assert seen == ids
+
+
+async def test_a_database_locked_by_another_process_answers_503(api: Api, settings: Settings) -> None:
+    if not settings.is_sqlite:
+        pytest.skip("SQLite only: PostgreSQL locks rows, not the database")
+    holder = sqlite3.connect(settings.sqlite_path(), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        response = await api.request("POST", "/v1/users", json={"name": "blocked"})
+        assert_error(response, 503, "system:error:busy")
+        assert response.headers["retry-after"] == "1"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert (await api.request("POST", "/v1/users", json={"name": "blocked"})).status_code == 201

@@ -27,6 +27,7 @@ STATUS: dict[str, tuple[int, str]] = {
     "system:error:expired-token": (401, "Unauthorized."),
     "system:error:permission": (403, "Forbidden."),
     "system:error:internal-error": (500, "Internal Error."),
+    "system:error:busy": (503, "Service Unavailable."),
     "user:error:invalid-user-token": (403, "Forbidden."),
     "conversation:error:permission-denied": (403, "Forbidden."),
     "event:error:permission-denied": (403, "Forbidden."),

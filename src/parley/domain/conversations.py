@@ -130,7 +130,11 @@ class ConversationService:
         return updated
 
     async def delete(self, principal: Principal, conversation_id: str) -> None:
-        await self._acting_member(principal, conversation_id)
+        # Admin only: any user may join a conversation it knows the id of, so "a member may delete it" would
+        # let anyone delete anything.
+        if principal.user is not None:
+            await readable_conversation(self._store, principal, conversation_id)  # strangers get not-found
+            raise forbidden("Only an admin token may delete a conversation.", "conversation:error:permission-denied")
         async with self._store.conversation_tx(principal.application_id, conversation_id) as tx:
             await tx.delete_conversation(iso(self._clock.now()))
 
@@ -158,7 +162,7 @@ class ConversationService:
                                   '"state" must be one of [INVITED, JOINED, LEFT]') from exc
         rows = await self._store.user_conversations(
             principal.application_id, user_id, request.scan(), state, *_dates(request))
-        return paginate(rows, request, lambda row: row[1].seq)
+        return paginate(rows, request, lambda row: row[0].seq)
 
 
 def _dates(request: PageRequest) -> tuple[str | None, str | None]:

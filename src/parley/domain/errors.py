@@ -45,3 +45,20 @@ def not_found(kind: str) -> DomainError:
 
 def forbidden(detail: str, code: str = "system:error:permission") -> DomainError:
     return DomainError(code, detail)
+
+
+def already_joined() -> DomainError:
+    return DomainError(
+        "conversation:error:member-already-joined",
+        "The request failed due to the user already having a member joined in 'app' type. "
+        "Please provide a valid user and try again.",
+    )
+
+
+def duplicate_name(kind: str) -> DomainError:
+    """`kind` is `user` or `conversation`: names are unique per application."""
+    return DomainError(
+        f"{kind}:error:duplicate-name",
+        f"The request failed because the {kind} name already exists. "
+        f"Please provide a unique {kind} name and try again.",
+    )

@@ -11,7 +11,7 @@ import dataclasses
 from parley.domain import ids
 from parley.domain.access import readable_conversation, require_writable
 from parley.domain.clock import Clock, iso
-from parley.domain.errors import DomainError, forbidden, invalid, not_found
+from parley.domain.errors import DomainError, already_joined, forbidden, invalid, not_found
 from parley.domain.limits import Limits
 from parley.domain.models import JSON, Conversation, Event, Member, MemberState, User, UserRef
 from parley.domain.paging import Page, PageRequest, Scan, paginate
@@ -37,14 +37,6 @@ def check_transition(current: MemberState, target: MemberState) -> None:
     if current is MemberState.JOINED and target is MemberState.JOINED:
         raise already_joined()
     raise invalid("state", f'"state" cannot change from {current.value.lower()} to {target.value.lower()}')
-
-
-def already_joined() -> DomainError:
-    return DomainError(
-        "conversation:error:member-already-joined",
-        "The request failed due to the user already having a member joined in 'app' type. "
-        "Please provide a valid user and try again.",
-    )
 
 
 def user_ref(user: User) -> UserRef:
@@ -258,16 +250,23 @@ class MemberService:
             if not rows:
                 return
             for conversation, member in rows:
-                if member.state is MemberState.LEFT:
-                    continue
-                async with self._store.conversation_tx(application_id, conversation.id) as tx:
-                    current = await tx.member(member.id)
-                    if current is None or current.state is MemberState.LEFT:
-                        continue
-                    _, event = await self._transition(tx, current, MemberState.LEFT, None, reason,
-                                                      iso(self._clock.now()))
-                await self._sink.committed(application_id, [event])
-            after = rows[-1][1].seq
+                if member.state is not MemberState.LEFT:
+                    await self._leave(application_id, conversation.id, member.id, reason)
+            after = rows[-1][0].seq
+
+    async def _leave(self, application_id: str, conversation_id: str, member_id: str, reason: JSON) -> None:
+        try:
+            async with self._store.conversation_tx(application_id, conversation_id) as tx:
+                current = await tx.member(member_id)
+                if current is None or current.state is MemberState.LEFT:
+                    return
+                _, event = await self._transition(tx, current, MemberState.LEFT, None, reason,
+                                                  iso(self._clock.now()))
+        except DomainError as error:
+            if error.code == "conversation:error:not-found":  # deleted meanwhile: nothing to leave
+                return
+            raise
+        await self._sink.committed(application_id, [event])
 
     async def get(self, principal: Principal, conversation_id: str, member_id: str) -> Member:
         await readable_conversation(self._store, principal, conversation_id)

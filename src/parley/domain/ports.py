@@ -9,10 +9,10 @@ Semantics every implementation must keep (the contract suite in tests/contract c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from parley.domain.models import JSON, Application, Conversation, Event, Member, MemberState, User
 from parley.domain.paging import Scan
@@ -74,7 +74,10 @@ class Store(Protocol):
     async def insert_user(self, user: User) -> User: ...
     async def user(self, application_id: str, user_id: str) -> User | None: ...
     async def user_by_name(self, application_id: str, name: str) -> User | None: ...
-    async def update_user(self, user: User) -> User: ...
+    async def update_user(
+        self, application_id: str, user_id: str, fields: Mapping[str, Any], updated: str
+    ) -> User | None:
+        """Change the named fields (and `updated`) of a live user; None when there is none."""
     async def delete_user(self, application_id: str, user_id: str, when: str) -> bool: ...
     async def users(self, application_id: str, scan: Scan, name: str | None) -> Sequence[User]: ...
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from parley.domain import ids
 from parley.domain.clock import Clock, iso
 from parley.domain.errors import DomainError, forbidden, invalid, not_found
@@ -91,8 +89,10 @@ class UserService:
         if principal.user is not None and fields.get("name", user.name) != user.name:
             # user tokens name their user (`sub`): renaming is the application's (admin's) decision
             raise forbidden("Only an admin token may change a user's name.")
-        changed = dataclasses.replace(user, updated=iso(self._clock.now()), **fields)  # type: ignore[arg-type]
-        return await self._store.update_user(changed)
+        changed = await self._store.update_user(principal.application_id, user.id, fields, iso(self._clock.now()))
+        if changed is None:  # deleted meanwhile
+            raise not_found("user")
+        return changed
 
     async def delete(self, principal: Principal, user_id: str) -> None:
         require_admin(principal)

@@ -27,6 +27,10 @@ class UniqueViolation(Exception):
     """A unique constraint refused a write (the caller knows which one it was writing)."""
 
 
+class StoreBusy(Exception):
+    """The database stayed locked by another process (a CLI command, a second server) past the busy timeout."""
+
+
 class Connection(Protocol):
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
     async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
@@ -45,15 +49,28 @@ class Backend(Protocol):
 # -- SQLite ------------------------------------------------------------------------------------------------
 
 
+def _busy(exc: sqlite3.OperationalError) -> Exception:
+    """Another process held the database's write lock past the busy timeout: a retryable condition."""
+    if "locked" in str(exc) or "busy" in str(exc):
+        return StoreBusy(str(exc))
+    return exc
+
+
 class SQLiteConnection:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return self._connection.execute(sql, args).fetchall()
+        try:
+            return self._connection.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from exc
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        row: Row | None = self._connection.execute(sql, args).fetchone()
+        try:
+            row: Row | None = self._connection.execute(sql, args).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from exc
         return row
 
     async def execute(self, sql: str, *args: Any) -> int:
@@ -63,6 +80,8 @@ class SQLiteConnection:
             if "UNIQUE" in str(exc):
                 raise UniqueViolation(str(exc)) from exc
             raise
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from exc
 
 
 def _open_sqlite(path: Path, synchronous: str) -> sqlite3.Connection:
@@ -70,7 +89,8 @@ def _open_sqlite(path: Path, synchronous: str) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute(f"PRAGMA synchronous={synchronous}")
     connection.execute("PRAGMA foreign_keys=ON")
-    connection.execute("PRAGMA busy_timeout=5000")
+    # Waits block the event loop (SQLite runs on it): short, then the request gets 503 and may retry.
+    connection.execute("PRAGMA busy_timeout=1000")
     return connection
 
 
@@ -91,13 +111,22 @@ class SQLiteBackend:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         async with self._lock:
-            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                self._writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise _busy(exc) from exc
             try:
                 yield SQLiteConnection(self._writer)
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 raise
-            self._writer.execute("COMMIT")
+            try:
+                self._writer.execute("COMMIT")
+            except sqlite3.Error:
+                # a failed COMMIT leaves the transaction open: end it, or every later BEGIN fails
+                if self._writer.in_transaction:
+                    self._writer.execute("ROLLBACK")
+                raise
 
     async def close(self) -> None:
         self._writer.close()

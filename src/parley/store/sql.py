@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from parley.domain.errors import DomainError, not_found
-from parley.domain.members import already_joined
+from parley.domain.errors import DomainError, already_joined, duplicate_name, not_found
 from parley.domain.models import Application, Conversation, Event, Member, MemberState, User, UserRef
 from parley.domain.paging import Scan
 from parley.domain.ports import ConversationTx, EventFilter, NewEvent
@@ -22,6 +21,9 @@ from parley.store.rows import (
     MEMBER_FROM,
     USER_COLUMNS,
 )
+
+USER_WRITABLE = ("name", "display_name", "image_url", "properties", "channels")
+USER_JSON = frozenset({"properties", "channels"})
 
 
 def keyset(column: str, scan: Scan, where: list[str], args: list[Any]) -> str:
@@ -40,14 +42,6 @@ def created_between(where: list[str], args: list[Any], start: str | None, end: s
     if end:
         where.append("c.created <= ?")
         args.append(end)
-
-
-def duplicate_name(kind: str) -> DomainError:
-    return DomainError(
-        f"{kind}:error:duplicate-name",
-        f"The request failed because the {kind} name already exists. "
-        f"Please provide a unique {kind} name and try again.",
-    )
 
 
 class SQLConversationTx:
@@ -201,17 +195,24 @@ class SQLStore:
     async def user_by_name(self, application_id: str, name: str) -> User | None:
         return await self._user_where("u.name = ?", application_id, name)
 
-    async def update_user(self, user: User) -> User:
+    async def update_user(
+        self, application_id: str, user_id: str, fields: Mapping[str, Any], updated: str
+    ) -> User | None:
+        # Only the columns the request names: two concurrent PATCHes of different fields both land.
+        columns = [c for c in USER_WRITABLE if c in fields]
+        values = [rows.dumps(fields[c]) if c in USER_JSON else fields[c] for c in columns]
+        assignments = "".join(f"{c} = ?, " for c in columns)
         async with self._backend.transaction() as db:
             try:
-                await db.execute(
-                    "UPDATE users SET name = ?, display_name = ?, image_url = ?, properties = ?, channels = ?, "
-                    "updated = ? WHERE application_id = ? AND id = ? AND deleted IS NULL",
-                    user.name, user.display_name, user.image_url, rows.dumps(user.properties),
-                    rows.dumps(user.channels), user.updated, user.application_id, user.id)
+                changed = await db.execute(
+                    f"UPDATE users SET {assignments}updated = ? WHERE application_id = ? AND id = ? "
+                    "AND deleted IS NULL", *values, updated, application_id, user_id)
             except UniqueViolation as exc:
                 raise duplicate_name("user") from exc
-        return user
+            if not changed:
+                return None
+            row = await db.fetchrow(f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?", user_id)
+        return rows.user(row) if row else None
 
     async def delete_user(self, application_id: str, user_id: str, when: str) -> bool:
         async with self._backend.transaction() as db:
@@ -276,7 +277,8 @@ class SQLStore:
             where.append("m.state = ?")
             args.append(state.value)
         created_between(where, args, date_start, date_end)
-        tail = keyset("m.seq", scan, where, args)
+        # keyed by the conversation, which never moves: a rejoin makes a new membership, not a new position
+        tail = keyset("c.seq", scan, where, args)
         found = await self._backend.read().fetch(
             f"SELECT {MEMBER_COLUMNS}, {CONVERSATION_COLUMNS} FROM {MEMBER_FROM} "
             f"JOIN conversations c ON c.id = m.conversation_id WHERE {' AND '.join(where)}{tail}", *args)

@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection, create_engine
 from sqlalchemy.ext.asyncio import create_async_engine
 
 config = context.config
 
 
+MIGRATION_LOCK = 7_303_616_578  # any constant: PostgreSQL advisory lock key for "parley migrates"
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=None, render_as_batch=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # a server and a CLI command starting together must not both create the schema
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         context.run_migrations()
 
 
