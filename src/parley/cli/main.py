@@ -131,9 +131,15 @@ def app_create(
     async def work(store: Store) -> None:
         await store.insert_application(application)
 
-    with_store(settings(data_dir, database_url), work)
+    # The key first: an application whose private key failed to be written could never be used.
     if private_pem is not None and private_key_out is not None:
         write_private_key(private_key_out, private_pem)
+    try:
+        with_store(settings(data_dir, database_url), work)
+    except BaseException:
+        if private_pem is not None and private_key_out is not None:
+            private_key_out.unlink(missing_ok=True)
+        raise
     if as_json:
         typer.echo(json.dumps(application_json(application)))
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 CONVERSATION = "CON"
@@ -10,8 +9,6 @@ MEMBER = "MEM"
 USER = "USR"
 SESSION = "SES"
 NAME = "NAM"
-
-_ID = re.compile(r"^(CON|MEM|USR|SES)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def new_id(prefix: str) -> str:
@@ -21,7 +18,3 @@ def new_id(prefix: str) -> str:
 def generated_name() -> str:
     return new_id(NAME)
 
-
-def looks_like(prefix: str, value: str) -> bool:
-    match = _ID.match(value)
-    return match is not None and match.group(1) == prefix

@@ -110,4 +110,3 @@ class Event:
     timestamp: str
     deleted: str | None = None
     from_user: UserRef | None = None
-    state: JSON | None = None

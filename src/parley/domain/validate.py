@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from parley.domain.clock import iso
-from parley.domain.errors import DomainError, invalid
+from parley.domain.errors import invalid
 from parley.domain.models import JSON
 
 _INTEGER = re.compile(r"^-?[0-9]{1,19}$")
@@ -56,13 +56,6 @@ def optional_str(data: JSON, name: str, max_chars: int, *, label: str | None = N
         raise invalid(label, f'"{label}" length must be less than or equal to {max_chars} characters long')
     if "\x00" in value:  # no database stores NUL in text, and no client means it
         raise invalid(label, f'"{label}" must not contain NUL characters')
-    return value
-
-
-def required_str(data: JSON, name: str, max_chars: int, *, label: str | None = None) -> str:
-    value = optional_str(data, name, max_chars, label=label, nullable=False)
-    if value is None or value == "":
-        raise invalid(label or name, f'"{label or name}" is required')
     return value
 
 
@@ -129,7 +122,3 @@ def one_of(value: Any, label: str, allowed: tuple[str, ...]) -> str:
         return value.lower()
     raise invalid(label, f'"{label}" must be one of [{", ".join(allowed)}]')
 
-
-def ensure(condition: bool, error: DomainError) -> None:
-    if not condition:
-        raise error

@@ -146,3 +146,9 @@ def _quote(value: str) -> str:
 
 def int_path(value: str, name: str) -> int:
     return event_id_value(value, name)
+
+
+def envelope(url: str, embedded: Any, page: Page[Any]) -> dict[str, Any]:
+    """The v1 list envelope: `page_size`, `_embedded` (always present, `{<resource>: [...]}` or a bare array for
+    the clients that want one), `_links`."""
+    return {"page_size": page.request.size, "_embedded": embedded, "_links": page_links(url, page)}

@@ -9,8 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.http import render
-from parley.api.http.common import Context, JSONResponse, empty, query_page, resource
-from parley.api.http.users import envelope
+from parley.api.http.common import Context, JSONResponse, empty, envelope, query_page, resource
 from parley.domain.conversations import ConversationService
 
 
@@ -26,7 +25,7 @@ def routes(ctx: Context, conversations: ConversationService) -> list[Route]:
         base = ctx.base_url(request)
         custom = include_custom_data(page.request.filters)
         items = [render.conversation_lite(base, c, custom) for c in page.items]
-        return JSONResponse(envelope(base, f"{base}/v1/conversations", "conversations", items, page))
+        return JSONResponse(envelope(f"{base}/v1/conversations", {"conversations": items}, page))
 
     async def create_conversation(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -58,7 +57,7 @@ def routes(ctx: Context, conversations: ConversationService) -> list[Route]:
         custom = include_custom_data(page.request.filters)
         items = [render.user_conversation(base, c, m, custom) for c, m in page.items]
         url = f"{base}/v1/users/{user_id}/conversations"
-        return JSONResponse(envelope(base, url, "conversations", items, page))
+        return JSONResponse(envelope(url, {"conversations": items}, page))
 
     return [
         resource("/v1/conversations", GET=list_conversations, POST=create_conversation),

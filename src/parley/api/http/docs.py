@@ -23,6 +23,7 @@ def spec() -> dict[str, Any]:
     return loaded
 
 
+@cache
 def docs_page() -> str:
     """A self-contained page (no CDN: parley must work offline) listing every operation of the spec."""
     document = spec()

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.http import render
-from parley.api.http.common import Context, JSONResponse, empty, int_path, page_links, query_page, resource
+from parley.api.http.common import Context, JSONResponse, empty, envelope, int_path, query_page, resource
 from parley.domain.events import EventService
 from parley.domain.validate import optional_str
 
@@ -47,8 +47,7 @@ def routes(ctx: Context, events: EventService, envelope_mode: str) -> list[Route
         items = [render.event(base, e) for e in page.items]
         url = f"{base}/v1/conversations/{conversation_id}/events"
         embedded: Any = items if wants_array(request, envelope_mode) else {"events": items}
-        return JSONResponse({"page_size": page.request.size, "_embedded": embedded,
-                             "_links": page_links(url, page)})
+        return JSONResponse(envelope(url, embedded, page))
 
     async def create_event(request: Request) -> Response:
         principal = await ctx.principal(request)

@@ -7,8 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.http import render
-from parley.api.http.common import Context, JSONResponse, query_page, resource
-from parley.api.http.users import envelope
+from parley.api.http.common import Context, JSONResponse, envelope, query_page, resource
 from parley.domain.members import MemberService
 
 BASE = "/v1/conversations/{conversation_id:id}/members"
@@ -22,7 +21,7 @@ def routes(ctx: Context, members: MemberService) -> list[Route]:
         base = ctx.base_url(request)
         items = [render.member_lite(base, m) for m in page.items]
         url = f"{base}/v1/conversations/{conversation_id}/members"
-        return JSONResponse(envelope(base, url, "members", items, page))
+        return JSONResponse(envelope(url, {"members": items}, page))
 
     async def create_member(request: Request) -> Response:
         principal = await ctx.principal(request)

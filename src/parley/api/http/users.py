@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.http import render
-from parley.api.http.common import Context, JSONResponse, empty, page_links, query_page, resource
+from parley.api.http.common import Context, JSONResponse, empty, envelope, query_page, resource
 from parley.domain.paging import Page
 from parley.domain.users import UserService
 
@@ -19,8 +19,8 @@ def routes(ctx: Context, users: UserService) -> list[Route]:
         principal = await ctx.principal(request)
         page = await users.list(principal, query_page(request, ["name"]))
         base = ctx.base_url(request)
-        return JSONResponse(envelope(base, f"{base}/v1/users", "users",
-                                     [render.user_lite(base, u) for u in page.items], page))
+        items = [render.user_lite(base, u) for u in page.items]
+        return JSONResponse(envelope(f"{base}/v1/users", {"users": items}, page))
 
     async def create_user(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -50,16 +50,10 @@ def routes(ctx: Context, users: UserService) -> list[Route]:
         await users.get(principal, user_id)
         page: Page[Any] = Page([], query_page(request, []), None, None)
         base = ctx.base_url(request)
-        return JSONResponse(envelope(base, f"{base}/v1/users/{user_id}/sessions", "sessions", [], page))
+        return JSONResponse(envelope(f"{base}/v1/users/{user_id}/sessions", {"sessions": []}, page))
 
     return [
         resource("/v1/users/{user_id:id}/sessions", GET=user_sessions),
         resource("/v1/users", GET=list_users, POST=create_user),
         resource("/v1/users/{user_id:id}", GET=get_user, PATCH=update_user, DELETE=delete_user),
     ]
-
-
-def envelope(base: str, url: str, resource: str, items: list[Any], page: Page[Any]) -> dict[str, Any]:
-    """The v1 list envelope: `page_size`, `_embedded.<resource>` (always present), `_links`."""
-    del base
-    return {"page_size": page.request.size, "_embedded": {resource: items}, "_links": page_links(url, page)}
