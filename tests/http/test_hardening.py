@@ -125,3 +125,18 @@ async def test_a_database_locked_by_another_process_answers_503(api: Api, settin
         holder.execute("ROLLBACK")
         holder.close()
     assert (await api.request("POST", "/v1/users", json={"name": "blocked"})).status_code == 201
+
+
+async def test_user_channels_keep_the_formats_the_sdks_parse(api: Api) -> None:
+    for channels, name in (({"pstn": [{"number": "abc"}]}, "channels.pstn.number"),
+                           ({"pstn": "x"}, "channels.pstn"),
+                           ({"sip": [{"uri": "http://x"}]}, "channels.sip.uri"),
+                           ({"websocket": [{"uri": "wss://x", "content-type": "audio/mp3"}]},
+                            "channels.websocket.content-type")):
+        response = await api.request("POST", "/v1/users", json={"name": "frank", "channels": channels})
+        body = assert_error(response, 400, "http:error:validation-fail")
+        assert [p["name"] for p in body["invalid_parameters"]] == [name]
+    good = {"pstn": [{"number": 447700900000}], "sip": [{"uri": "sip:1@example.com"}],
+            "websocket": [{"uri": "wss://example.com/s", "content-type": "audio/l16;rate=16000"}]}
+    created = await api.ok("POST", "/v1/users", 201, json={"name": "frank", "channels": good})
+    assert created["channels"] == good

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from parley.domain import ids
 from parley.domain.clock import Clock, iso
 from parley.domain.errors import DomainError, forbidden, invalid, not_found
@@ -14,6 +16,34 @@ from parley.domain.principal import Principal
 from parley.domain.validate import bounded_object, optional_object, optional_str
 
 _CHANNEL_KINDS = ("pstn", "sip", "vbc", "websocket", "sms", "mms", "whatsapp", "viber", "messenger")
+# What the SDKs' own models insist on when they read a user back (reference §6.1): a value they would refuse
+# must be refused here, or the unmodified Python SDK could no longer read that user.
+_CHANNEL_RULES: dict[tuple[str, str], re.Pattern[str]] = {
+    ("sip", "uri"): re.compile(r"^(sip|sips):\+?([\w|:.\-@;,=%&]+)"),
+    ("websocket", "uri"): re.compile(r"^(ws|wss)://"),
+    ("websocket", "content-type"): re.compile(r"^audio/l16;rate=(8000|16000|24000)$"),
+    ("websocket", "content_type"): re.compile(r"^audio/l16;rate=(8000|16000|24000)$"),
+}
+
+
+def check_channels(channels: JSON) -> JSON:
+    """The known channel kinds, each a list of objects whose checked fields have the SDKs' formats."""
+    checked: JSON = {}
+    for kind, entries in channels.items():
+        if kind not in _CHANNEL_KINDS:
+            continue
+        label = f"channels.{kind}"
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise invalid(label, f'"{label}" must be a list of objects')
+        for entry in entries:
+            if kind == "pstn" and not (isinstance(entry.get("number"), int) and not isinstance(entry["number"], bool)):
+                raise invalid(f"{label}.number", f'"{label}.number" must be a number')
+            for (rule_kind, name), pattern in _CHANNEL_RULES.items():
+                if rule_kind == kind and name in entry and not (
+                        isinstance(entry[name], str) and pattern.match(entry[name])):
+                    raise invalid(f"{label}.{name}", f'"{label}.{name}" must match {pattern.pattern}')
+        checked[kind] = entries
+    return checked
 
 
 def require_admin(principal: Principal) -> None:
@@ -56,7 +86,7 @@ class UserService:
             fields["properties"] = {"custom_data": custom} if custom is not None else {}
         if "channels" in body:
             channels = bounded_object(body, "channels", limits.max_custom_data_bytes) or {}
-            fields["channels"] = {k: v for k, v in channels.items() if k in _CHANNEL_KINDS}
+            fields["channels"] = check_channels(channels)
         return fields
 
     async def create(self, principal: Principal, body: JSON) -> User:
