@@ -27,7 +27,7 @@ from parley.domain.members import MemberService
 from parley.domain.ports import EventSink, NoSink, Store
 from parley.domain.users import UserService
 from parley.settings import Settings
-from parley.store.backend import PostgresBackend, SQLiteBackend, StoreBusy
+from parley.store.backend import ApplicationGone, PostgresBackend, SQLiteBackend, StoreBusy
 from parley.store.migrate import migrate
 from parley.store.sql import SQLStore
 
@@ -97,6 +97,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+async def application_gone(request: Request, exc: Exception) -> Response:
+    # The token verified against a cached key of an application deleted since (within the key cache TTL).
+    _, body = error_body(DomainError("system:error:invalid-token", "The application no longer exists."))
+    return JSONResponse(body, status_code=401)
+
+
 async def store_busy(request: Request, exc: Exception) -> Response:
     _, body = error_body(DomainError("system:error:busy", "The database is busy. Please try again shortly."))
     return JSONResponse(body, status_code=503, headers={"retry-after": "1"})
@@ -109,7 +115,7 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {DomainError: domain_error, HTTPException: http_error, StoreBusy: store_busy,
-                      Exception: internal_error}
+                      ApplicationGone: application_gone, Exception: internal_error}
 
 
 def build_app(store: Store, settings: Settings, clock: Clock | None = None, sink: EventSink | None = None

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from parley.domain.ports import Store
 from parley.settings import Settings
-from tests.conftest import Api, assert_error, mint_token
+from tests.conftest import Api, KeyPair, add_application, assert_error, mint_token
 
 
 def nested(depth: int) -> object:
@@ -140,3 +141,21 @@ async def test_user_channels_keep_the_formats_the_sdks_parse(api: Api) -> None:
             "websocket": [{"uri": "wss://example.com/s", "content-type": "audio/l16;rate=16000"}]}
     created = await api.ok("POST", "/v1/users", 201, json={"name": "frank", "channels": good})
     assert created["channels"] == good
+
+
+async def test_writes_for_an_application_deleted_under_a_cached_key_are_401(
+        store: Store, settings: Settings, keys: KeyPair) -> None:
+    import dataclasses
+
+    import httpx
+
+    from parley.app import build_app
+
+    application = await add_application(store, keys, "doomed")
+    app = build_app(store, dataclasses.replace(settings, key_cache_seconds=60))  # the key stays cached
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://parley.test") as client:
+        headers = {"Authorization": f"Bearer {mint_token(keys, application.id)}"}
+        assert (await client.get("/v1/users", headers=headers)).status_code == 200
+        assert await store.delete_application(application.id)
+        response = await client.post("/v1/users", json={"name": "ghost"}, headers=headers)
+        assert_error(response, 401, "system:error:invalid-token")

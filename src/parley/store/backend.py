@@ -27,6 +27,11 @@ class UniqueViolation(Exception):
     """A unique constraint refused a write (the caller knows which one it was writing)."""
 
 
+class ApplicationGone(Exception):
+    """A write referred to an application deleted meanwhile (every foreign key leads to one: users, conversations
+    and members are deleted softly, applications for real)."""
+
+
 class StoreBusy(Exception):
     """The database stayed locked by another process (a CLI command, a second server) past the busy timeout."""
 
@@ -79,6 +84,8 @@ class SQLiteConnection:
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" in str(exc):
                 raise UniqueViolation(str(exc)) from exc
+            if "FOREIGN KEY" in str(exc):
+                raise ApplicationGone(str(exc)) from exc
             raise
         except sqlite3.OperationalError as exc:
             raise _busy(exc) from exc
@@ -169,6 +176,8 @@ class PostgresConnection:
             status: str = await self._connection.execute(self._sql(sql), *args)
         except asyncpg.UniqueViolationError as exc:
             raise UniqueViolation(str(exc)) from exc
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise ApplicationGone(str(exc)) from exc
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
