@@ -155,6 +155,9 @@ class EventService:
         from_id = optional_str(payload, "from", 100)
         to_id = optional_str(payload, "to", 100)
         now = iso(self._clock.now())
+        if event_type in EPHEMERAL_TYPES:
+            return Created(await self._ephemeral(principal, conversation_id, event_type, from_id, to_id, body, now),
+                           replayed=False)
         async with self._store.conversation_tx(principal.application_id, conversation_id) as tx:
             require_writable(tx.conversation)
             sender = await self._sender(tx, principal, from_id)
@@ -166,16 +169,36 @@ class EventService:
             if event_type in RECEIPT_TYPES and event_id_value(body["event_id"], "body.event_id") > \
                     tx.conversation.last_event_id:
                 raise not_found("event")  # a receipt for an event that does not exist
-            new = NewEvent(event_type, sender, to_id, body, now, key)
-            if event_type in EPHEMERAL_TYPES:
-                # Ephemeral events are fanned out, never stored: no id, no place in history.
-                event = Event(conversation_id, 0, event_type, new.from_member, to_id, body, now)
-            else:
-                event = await tx.append_event(new)
-                if event_type in RECEIPT_TYPES and sender is not None:
-                    await self._advance_horizon(tx, sender, event_type, body)
+            event = await tx.append_event(NewEvent(event_type, sender, to_id, body, now, key))
+            if event_type in RECEIPT_TYPES and sender is not None:
+                await self._advance_horizon(tx, sender, event_type, body)
         await self._sink.committed(principal.application_id, [event])
         return Created(event, replayed=False)
+
+    async def _ephemeral(self, principal: Principal, conversation_id: str, event_type: str, from_id: str | None,
+                         to_id: str | None, body: JSON, now: str) -> Event:
+        """Typing and other ephemeral events are fanned out, never stored: no id, no place in history, and so
+        no write transaction either; the sender is checked from a read."""
+        app = principal.application_id
+        conversation = await self._store.conversation(app, conversation_id)
+        if conversation is None:
+            raise not_found("conversation")
+        require_writable(conversation)
+        if from_id is not None:
+            sender = await self._store.member(app, conversation_id, from_id)
+            if sender is None:
+                raise not_found("member")
+        elif principal.user is not None:
+            sender = await self._store.latest_member_of_user(app, conversation_id, principal.user.id)
+        else:
+            sender = None
+        sender = self._check_sender(principal, sender)
+        if to_id is not None and await self._store.member(app, conversation_id, to_id) is None:
+            raise not_found("member")
+        event = Event(conversation_id, 0, event_type, sender.id if sender else None, to_id, body, now,
+                      from_user=sender.user if sender else None)
+        await self._sink.committed(app, [event])
+        return event
 
     async def _sender(self, tx: ConversationTx, principal: Principal, from_id: str | None) -> Member | None:
         if from_id is not None:

@@ -110,7 +110,8 @@ class Store(Protocol):
 
 
 class EventSink(Protocol):
-    """Told about events after their transaction committed (the real-time hub and workers hang off this)."""
+    """Told about events after their transaction committed, and about ephemeral events (id 0, never stored) as
+    they happen: the real-time hub and the workers hang off this."""
 
     async def committed(self, application_id: str, events: Sequence[Event]) -> None: ...
 
