@@ -3,13 +3,16 @@
 - it is a valid OpenAPI 3.1 document;
 - it describes exactly the (method, path) pairs the app serves, with the path parameters each path has;
 - `/openapi.json` and `/docs` serve it;
-- the responses of a real session (successes and errors) have documented statuses and match the documented schemas;
+- the responses of a real session (successes and errors) have documented statuses, headers and schemas;
+- every `/v1` operation documents the 503 a locked SQLite database answers, and that answer matches it;
 - every path answers a method it does not serve with 405 and an `Allow` header naming exactly the documented methods.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from parley.app import build_app, http_routes, open_store, services
 from parley.domain.clock import SystemClock
 from parley.domain.ports import NoSink, Store
 from parley.settings import Settings
-from tests.conftest import Api, assert_error
+from tests.conftest import Api, assert_error, mint_token
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PUBLIC = {"/health", "/openapi.json", "/docs"}
@@ -98,6 +101,19 @@ def _resolve(document: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
             target = target[part]
         item = target
     return item
+
+
+def test_every_v1_operation_documents_the_busy_503() -> None:
+    document = spec()
+    busy = document["components"]["responses"]["Busy"]
+    assert busy["headers"]["Retry-After"]["required"] is True
+    assert "system:error:busy" in busy["description"]
+    for (method, path), operation in operations(document).items():
+        documented = operation["responses"].get("503")
+        if path in PUBLIC:
+            assert documented is None, (method, path)
+        else:
+            assert documented == {"$ref": "#/components/responses/Busy"}, (method, path)
 
 
 def test_path_parameters_match_the_templates() -> None:
@@ -207,13 +223,24 @@ class Conformance:
         documented = self.document["paths"][template][method]["responses"]
         assert status in documented, f"{method.upper()} {template} answered an undocumented {status}: {response.text}"
         self.seen.add((method, template, status))
-        content = documented[status].get("content")
+        where = f"/paths/{_escape(template)}/{method}/responses/{status}"
+        described = documented[status]
+        if "$ref" in described:  # a shared response (components/responses)
+            where = described["$ref"].removeprefix("#")
+            described = _resolve(self.document, described)
+        for name, header in described.get("headers", {}).items():
+            if header.get("required"):
+                assert name.lower() in response.headers, f"{method.upper()} {template} {status}: no {name} header"
+            value = response.headers.get(name)
+            if value is not None and "const" in header.get("schema", {}):
+                assert value == header["schema"]["const"], (template, status, name, value)
+        content = described.get("content")
         if content is None:
             assert response.content == b""
             return None
         assert response.headers["content-type"].startswith("application/json")
         body = response.json()
-        pointer = f"/paths/{_escape(template)}/{method}/responses/{status}/content/application~1json/schema"
+        pointer = f"{where}/content/application~1json/schema"
         validator = Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=self.registry)
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
         assert not errors, f"{method.upper()} {template} {status}: {errors}\n{body}"
@@ -222,6 +249,14 @@ class Conformance:
 
 def _escape(segment: str) -> str:
     return segment.replace("~", "~0").replace("/", "~1")
+
+
+def _nested(depth: int) -> object:
+    """`depth` arrays around a number."""
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 async def test_responses_match_the_document(api: Api, store: Store) -> None:
@@ -261,6 +296,64 @@ async def test_responses_match_the_document(api: Api, store: Store) -> None:
     assert (await client.head("/v1/users", headers=only_get)).status_code == 200  # HEAD counts as GET
     c.check(await client.post("/v1/users", headers=only_get, json={"name": "x"}), "/v1/users")  # 403
     await call("GET", "/v1/users/{user_id}/sessions", f"/v1/users/{alice['id']}/sessions")
+
+    # only an admin token renames a user; the same name is fine
+    renamed = await call("PATCH", "/v1/users/{user_id}", f"/v1/users/{alice['id']}", sub="alice",
+                         json={"name": "alicia"})  # 403
+    assert renamed["code"] == "system:error:permission"
+    same = await call("PATCH", "/v1/users/{user_id}", f"/v1/users/{alice['id']}", sub="alice",
+                      json={"name": "alice", "display_name": "Alice A."})
+    assert (same["name"], same["display_name"], same["image_url"]) == ("alice", "Alice A.", "x")  # only what was sent
+
+    # bodies nest at most 32 levels (the body object is level 1); past the parser's own limit the JSON is invalid
+    deepest = {"name": "deep", "properties": {"custom_data": {"x": _nested(29)}}}
+    assert (await call("POST", "/v1/users", "/v1/users", json=deepest))["name"] == "deep"
+    too_deep = await call("POST", "/v1/users", "/v1/users",
+                          json={"name": "deeper", "properties": {"custom_data": {"x": _nested(30)}}})  # 400
+    assert (too_deep["code"], [p["name"] for p in too_deep["invalid_parameters"]]) == (
+        "http:error:validation-fail", ["body"])
+    unparsable = await call("POST", "/v1/users", "/v1/users", content=b'{"x":' + b"[" * 1100 + b"]" * 1100 + b"}",
+                            headers={"content-type": "application/json"})  # 400
+    assert unparsable["code"] == "http:error:invalid-json"
+
+    # user channels: the documented request schema and the server refuse the same bodies, naming the field
+    user_write = Draft202012Validator({"$ref": f"{SPEC_URI}#/components/schemas/UserWrite"}, registry=c.registry)
+    for channels, name in [
+        ({"pstn": [{"number": "447700900000"}]}, "channels.pstn.number"),
+        ({"pstn": [{}]}, "channels.pstn.number"),
+        ({"pstn": {"number": 1}}, "channels.pstn"),
+        ({"sms": ["447700900000"]}, "channels.sms"),
+        ({"sip": [{"uri": "http://example.com"}]}, "channels.sip.uri"),
+        ({"websocket": [{"uri": "https://example.com"}]}, "channels.websocket.uri"),
+        ({"websocket": [{"uri": "wss://example.com", "content-type": "audio/l16;rate=44100"}]},
+         "channels.websocket.content-type"),
+        ({"websocket": [{"uri": "wss://example.com", "content_type": 16000}]}, "channels.websocket.content_type"),
+    ]:
+        body = {"name": "erin", "channels": channels}
+        assert list(user_write.iter_errors(body)), body
+        refused = await call("POST", "/v1/users", "/v1/users", json=body)  # 400
+        assert (refused["code"], [p["name"] for p in refused["invalid_parameters"]]) == (
+            "http:error:validation-fail", [name]), body
+    channels = {"pstn": [{"number": 447700900000}], "sip": [{"uri": "sips:+1@example.com"}],
+                "websocket": [{"uri": "ws://example.com/s", "content-type": "audio/l16;rate=8000",
+                               "content_type": "audio/l16;rate=24000"}],
+                "sms": [{"number": "447700900001"}], "pigeon": [1]}
+    assert not list(user_write.iter_errors({"name": "erin", "channels": channels}))
+    erin = await call("POST", "/v1/users", "/v1/users", json={"name": "erin", "channels": channels})
+    assert erin["channels"] == {k: v for k, v in channels.items() if k != "pigeon"}
+
+    # token rules: all 401 system:error:invalid-token
+    now = int(time.time())
+    for token in [
+        api.token(iat=None, exp=now + 2 * 86_400),  # no iat, and beyond the 24 h lifetime
+        api.token(iat=10**400),  # beyond a double's range
+        api.token(sub="\ud800"),  # not encodable text
+        mint_token(api.keys, api.application_id.upper()),  # not the canonical lower-case UUID
+    ]:
+        refused = c.check(await client.get("/v1/users", headers={"Authorization": f"Bearer {token}"}), "/v1/users")
+        assert refused["code"] == "system:error:invalid-token"
+    near = api.token(iat=None, exp=now + 3_600)  # without iat, within the lifetime
+    c.check(await client.get("/v1/users", headers={"Authorization": f"Bearer {near}"}), "/v1/users")
 
     # conversations
     chat = await call("POST", "/v1/conversations", "/v1/conversations",
@@ -357,6 +450,14 @@ async def test_responses_match_the_document(api: Api, store: Store) -> None:
     await call("GET", events + "/{event_id}", f"{conversation}/events/{sent['id']}")
     await call("GET", events + "/{event_id}", f"{conversation}/events/0")  # 400
     await call("GET", events + "/{event_id}", f"{conversation}/events/999")  # 404
+    await call("GET", events + "/{event_id}", f"{conversation}/events/{'0' * 19}1")  # 400: 20 digits
+    await call("GET", events + "/{event_id}", f"{conversation}/events/{'0' * 18}1")  # 200: 19 digits
+    await call("GET", events, f"{conversation}/events?start_id={'0' * 19}1")  # 400
+    for event_id, status in ((f"{'0' * 19}1", 400), (f"{'0' * 18}1", 201)):
+        receipt = await api.request("POST", f"{conversation}/events", sub="alice",
+                                    json={"type": "message:delivered", "body": {"event_id": event_id}})
+        assert receipt.status_code == status, receipt.text
+        c.check(receipt, events)
     await call("DELETE", events + "/{event_id}", f"{conversation}/events/1")  # 403: member:joined
     await call("DELETE", events + "/{event_id}", f"{conversation}/events/{sent['id']}")
     deleted = await call("GET", events + "/{event_id}", f"{conversation}/events/{sent['id']}")
@@ -387,6 +488,26 @@ async def test_responses_match_the_document(api: Api, store: Store) -> None:
     record = await call("GET", members + "/{member_id}", f"{conversation}/members/{on_behalf['id']}")
     assert (record["state"], record["reason"]) == ("LEFT", gone["body"]["reason"])
     await call("DELETE", "/v1/users/{user_id}", f"/v1/users/{dave['id']}")  # only invited: leaves too
+
+    # user conversations are ordered by the conversation: leaving and rejoining does not move one
+    other = await call("POST", "/v1/conversations", "/v1/conversations", json={"name": "other"})
+    await call("POST", members, f"/v1/conversations/{other['id']}/members",
+               json={"state": "joined", "user": {"name": "alice"}, "channel": {"type": "app"}})
+    await call("PATCH", members + "/{member_id}", f"{conversation}/members/{joined['id']}", json={"state": "left"})
+    await call("POST", members, f"{conversation}/members",
+               json={"state": "joined", "user": {"name": "alice"}, "channel": {"type": "app"}})
+    for path, template, sub_ in ((user_conversations, "/v1/users/{user_id}/conversations", None),
+                                 ("/v1/conversations", "/v1/conversations", "alice")):
+        listed = await call("GET", template, path, sub=sub_)
+        assert [item["id"] for item in listed["_embedded"]["conversations"]] == [chat["id"], other["id"]]
+
+    # only an admin token deletes a conversation: members get 403, strangers 404
+    for name, code in (("alice", "conversation:error:permission-denied"),  # JOINED
+                       ("bob", "conversation:error:permission-denied"),  # LEFT
+                       ("erin", "conversation:error:not-found")):  # never a member
+        refused = await call("DELETE", "/v1/conversations/{conversation_id}", conversation, sub=name)
+        assert refused["code"] == code, name
+    await call("GET", "/v1/conversations/{conversation_id}", conversation)  # still there
     await call("DELETE", "/v1/conversations/{conversation_id}", conversation)
     await call("DELETE", "/v1/users/{user_id}", f"/v1/users/{bob['id']}")
     await call("DELETE", "/v1/users/{user_id}", f"/v1/users/{bob['id']}")  # 404
@@ -398,4 +519,31 @@ async def test_responses_match_the_document(api: Api, store: Store) -> None:
     statuses = {status for _, _, status in c.seen}
     assert {"200", "201", "204", "400", "401", "403", "404", "409", "413"} <= statuses
     assert {("patch", me, status) for status in ("200", "400", "403", "404")} <= c.seen
+    conversation_item = "/v1/conversations/{conversation_id}"
     assert {("post", events, "404"), ("post", members, "400"), ("get", "/v1/conversations", "400")} <= c.seen
+    assert {("delete", conversation_item, status) for status in ("204", "403", "404")} <= c.seen
+
+
+async def test_busy_responses_match_the_document(api: Api, settings: Settings) -> None:
+    """Another process holding SQLite's write lock past the busy timeout: 503 with `Retry-After`, as documented."""
+    if not settings.is_sqlite:
+        pytest.skip("SQLite only: PostgreSQL locks rows, not the database")
+    c = Conformance()
+    user = await api.user("alice")
+    conversation = await api.conversation("chat")
+    holder = sqlite3.connect(settings.sqlite_path(), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for method, template, path, body in [
+            ("POST", "/v1/users", "/v1/users", {"name": "blocked"}),
+            ("PATCH", "/v1/users/{user_id}", f"/v1/users/{user['id']}", {"display_name": "A"}),
+            ("PUT", "/v1/conversations/{conversation_id}", f"/v1/conversations/{conversation['id']}",
+             {"display_name": "C"}),
+        ]:
+            busy = c.check(await api.request(method, path, json=body), template)
+            assert busy["code"] == "system:error:busy"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert {status for _, _, status in c.seen} == {"503"}
+    assert (await api.request("POST", "/v1/users", json={"name": "blocked"})).status_code == 201

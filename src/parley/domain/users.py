@@ -19,10 +19,10 @@ _CHANNEL_KINDS = ("pstn", "sip", "vbc", "websocket", "sms", "mms", "whatsapp", "
 # What the SDKs' own models insist on when they read a user back (reference §6.1): a value they would refuse
 # must be refused here, or the unmodified Python SDK could no longer read that user.
 _CHANNEL_RULES: dict[tuple[str, str], re.Pattern[str]] = {
-    ("sip", "uri"): re.compile(r"^(sip|sips):\+?([\w|:.\-@;,=%&]+)"),
+    ("sip", "uri"): re.compile(r"^(sip|sips):\+?([\w|:.\-@;,=%&]+)", re.ASCII),
     ("websocket", "uri"): re.compile(r"^(ws|wss)://"),
-    ("websocket", "content-type"): re.compile(r"^audio/l16;rate=(8000|16000|24000)$"),
-    ("websocket", "content_type"): re.compile(r"^audio/l16;rate=(8000|16000|24000)$"),
+    ("websocket", "content-type"): re.compile(r"^audio/l16;rate=(8000|16000|24000)\Z"),
+    ("websocket", "content_type"): re.compile(r"^audio/l16;rate=(8000|16000|24000)\Z"),
 }
 
 
