@@ -13,12 +13,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from parley.api.auth import Authenticator
 from parley.api.errors import error_body
 from parley.api.http import conversations, docs, events, members, users
 from parley.api.http.common import Context, JSONResponse
+from parley.api.socket.legacy import LegacyDialect
 from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError
@@ -72,6 +73,7 @@ def http_routes(store: Store, settings: Settings, svc: Services) -> list[BaseRou
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    legacy = LegacyDialect(authenticator, svc.conversations)
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
         *events.routes(ctx, svc.events, settings.events_envelope),
@@ -80,6 +82,9 @@ def http_routes(store: Store, settings: Settings, svc: Services) -> list[BaseRou
         *users.routes(ctx, svc.users),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
+        # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash
+        WebSocketRoute("/rtc/", legacy.serve),
+        WebSocketRoute("/rtc", legacy.serve),
     ]
 
 

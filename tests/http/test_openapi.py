@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 import parley
 from parley.api.http import docs
@@ -137,7 +137,8 @@ def _template(path: str) -> str:
 
 async def _routes(store: Store, settings: Settings) -> list[Route]:
     routes = http_routes(store, settings, services(store, settings, SystemClock(), NoSink()))
-    assert all(isinstance(route, Route) for route in routes)
+    # HTTP routes only: the socket dialects (WebSocketRoute) are not part of the REST document
+    assert all(isinstance(route, Route | WebSocketRoute) for route in routes)
     return [route for route in routes if isinstance(route, Route)]
 
 

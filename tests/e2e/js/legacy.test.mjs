@@ -1,0 +1,66 @@
+// nexmo-client 4.1.0 (the In-App Messaging socket-RPC dialect on /rtc, Engine.IO 3), unmodified, under Node 20.
+// Covered so far: session:login (success and refusals), user:conversations. The rest of the dialect is issue 4.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { tokenGenerate } from '@vonage/jwt';
+import { apiHost, applicationId, privateKey, createUser, createConversation, join, invite } from './helpers.mjs';
+
+// nexmo-client 4.x keeps its token in localStorage and refuses to log in without `Storage` (reference §1.9).
+const memory = new Map();
+globalThis.Storage = function Storage() {};
+globalThis.localStorage = {
+  getItem: (key) => (memory.has(key) ? memory.get(key) : null),
+  setItem: (key, value) => memory.set(key, String(value)),
+  removeItem: (key) => memory.delete(key),
+};
+const ConversationClient = createRequire(import.meta.url)('nexmo-client');
+
+function client() {
+  return new ConversationClient({ url: apiHost, cache: false, sync: 'none' });
+}
+
+function userToken(name, options = {}) {
+  return tokenGenerate(applicationId, privateKey, { subject: name, ...options });
+}
+
+test('nexmo-client 4.1.0 logs in over /rtc and lists its conversations', async () => {
+  const user = await createUser('legacy');
+  const joined = await createConversation('legacy-joined');
+  const invitedTo = await createConversation('legacy-invited');
+  await join(joined.id, user.name);
+  await invite(invitedTo.id, user.name);
+
+  const sdk = client();
+  try {
+    const application = await sdk.login(userToken(user.name));
+    assert.equal(application.me.id, user.id);
+    assert.equal(application.me.name, user.name);
+    const listed = await application.getConversations();
+    assert.deepEqual(Object.keys(listed).sort(), [joined.id, invitedTo.id].sort());
+    assert.equal(listed[joined.id].name, joined.name);
+  } finally {
+    sdk.disconnect();
+  }
+});
+
+test('nexmo-client 4.1.0 login refusals carry the session error names', async () => {
+  const user = await createUser('legacy-refused');
+  const cases = [
+    ['garbage', 'session:error:invalid-token'],
+    [tokenGenerate(applicationId, privateKey), 'session:error:invalid-token'], // admin token: no user
+    // issued 25 h ago: past the 24 h lifetime cap whatever its exp says
+    [userToken(user.name, { issued_at: Math.floor(Date.now() / 1000) - 25 * 3600 }), 'session:error:expired-token'],
+  ];
+  for (const [token, expected] of cases) {
+    const sdk = client();
+    try {
+      await assert.rejects(sdk.login(token), (error) => {
+        assert.equal(error.type, expected);
+        return true;
+      });
+    } finally {
+      sdk.disconnect();
+    }
+  }
+});
