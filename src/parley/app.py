@@ -19,14 +19,15 @@ from parley.api.auth import Authenticator
 from parley.api.errors import error_body
 from parley.api.http import conversations, docs, events, members, users
 from parley.api.http.common import Context, JSONResponse
-from parley.api.socket.legacy import LegacyDialect
+from parley.api.socket.legacy import LegacyDialect, LegacyServices
 from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError
 from parley.domain.events import EventService
 from parley.domain.members import MemberService
-from parley.domain.ports import EventSink, NoSink, Store
+from parley.domain.ports import EventSink, Store
 from parley.domain.users import UserService
+from parley.realtime.hub import Hub
 from parley.settings import Settings
 from parley.store.backend import ApplicationGone, PostgresBackend, SQLiteBackend, StoreBusy
 from parley.store.migrate import migrate
@@ -65,7 +66,8 @@ def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) ->
     )
 
 
-def http_routes(store: Store, settings: Settings, svc: Services) -> list[BaseRoute]:
+def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None = None) -> list[BaseRoute]:
+    hub = hub or Hub(store)
     authenticator = Authenticator(store, settings.clock_skew_seconds, settings.max_token_lifetime_seconds,
                                   key_cache_seconds=settings.key_cache_seconds)
     ctx = Context(authenticator, settings.limits, settings.public_url)
@@ -73,7 +75,7 @@ def http_routes(store: Store, settings: Settings, svc: Services) -> list[BaseRou
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    legacy = LegacyDialect(authenticator, svc.conversations)
+    legacy = LegacyDialect(authenticator, LegacyServices(svc.conversations, svc.members, svc.events, svc.users), hub)
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
         *events.routes(ctx, svc.events, settings.events_envelope),
@@ -126,8 +128,9 @@ EXCEPTION_HANDLERS = {DomainError: domain_error, HTTPException: http_error, Stor
 def build_app(store: Store, settings: Settings, clock: Clock | None = None, sink: EventSink | None = None
               ) -> Starlette:
     """The ASGI application over an open store (tests use this directly)."""
-    svc = services(store, settings, clock or SystemClock(), sink or NoSink())
-    return Starlette(routes=http_routes(store, settings, svc), exception_handlers=EXCEPTION_HANDLERS)
+    hub = Hub(store)
+    svc = services(store, settings, clock or SystemClock(), sink or hub)
+    return Starlette(routes=http_routes(store, settings, svc, hub), exception_handlers=EXCEPTION_HANDLERS)
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:

@@ -95,3 +95,36 @@ def test_only_engineio3_websocket_is_served(parley_server: Server) -> None:
     # the handshake is refused: Engine.IO 4 lives on /v2/rtc
     with pytest.raises(InvalidStatus), connect(url, open_timeout=5):
         pass
+
+
+def test_text_reaches_every_joined_member_and_is_idempotent_by_tid(parley_server: Server) -> None:
+    suffix = time.time_ns()
+    alice, bob, carol = (f"{n}-{suffix}" for n in ("alice", "bob", "carol"))
+    for name in (alice, bob, carol):
+        admin_post(parley_server, "/v1/users", {"name": name})
+    conversation = admin_post(parley_server, "/v1/conversations", {"name": f"chat-{suffix}"})
+    cid = conversation["id"]
+    members = {name: admin_post(parley_server, f"/v1/conversations/{cid}/members",
+                                {"state": "joined", "user": {"name": name}, "channel": {"type": "app"}})["id"]
+               for name in (alice, bob)}
+    admin_post(parley_server, f"/v1/conversations/{cid}/members",
+               {"state": "invited", "user": {"name": carol}, "channel": {"type": "app"}})
+    with rtc(parley_server) as a, rtc(parley_server) as b, rtc(parley_server) as c:
+        for socket, name in ((a, alice), (b, bob), (c, carol)):
+            login = {"tid": f"login-{name}", "body": {"token": user_token(parley_server, name)}}
+            assert request(socket, "session:login", login)[0] == "session:success"
+        text = {"tid": "t-1", "cid": cid, "from": members[alice], "body": {"text": "hello"}}
+        a.send("42" + json.dumps(["text", text]))
+        frames = [json.loads(str(a.recv(timeout=5))[2:]) for _ in range(2)]  # the pushed copy and the reply
+        reply = next(body for name, body in frames if name == "text:success")
+        assert reply["rid"] == "t-1" and isinstance(reply["body"]["id"], int)
+        pushed_name, pushed = json.loads(str(b.recv(timeout=5))[2:])
+        assert pushed_name == "text"
+        assert (pushed["id"], pushed["cid"], pushed["from"], pushed["body"]) == (
+            reply["body"]["id"], cid, members[alice], {"text": "hello"})
+        # a retry of the same request (same tid) gets the original event, and nobody gets a second copy
+        assert request(a, "text", text) == ("text:success", reply)
+        b.send("2")
+        assert b.recv(timeout=5) == "3"  # the next frame bob gets is the pong: no duplicate text
+        c.send("2")
+        assert c.recv(timeout=5) == "3"  # carol is only invited: she got no text

@@ -2,9 +2,10 @@
 
 Every request is a socket.io event `[<type>, {tid, cid?, from?, body?}]`; the reply is the event
 `<type>:success` (login: `session:success`) or an error event, carrying `rid` = the request's `tid`.
-So far: the websocket transport, ping/pong, `session:login`, `session:logout`, `user:conversations`; every
-other request gets an error reply and the socket stays healthy. (The polling transport, the conversation
-requests and the pushed events are the rest of issue 4.)
+So far: the websocket transport, ping/pong, the session requests, the conversation, member and text requests,
+and events pushed through the hub; any other request gets an error reply and the socket stays healthy. (The
+polling transport, images, receipts' `state` maps, push registration and the cross-dialect mapping are the rest
+of issue 4.)
 """
 
 from __future__ import annotations
@@ -22,33 +23,80 @@ from parley.api.socket import socketio
 from parley.api.socket.engineio import Packet, PacketType, ProtocolError, decode_packet, encode_packet
 from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError
+from parley.domain.events import EventService
+from parley.domain.members import MemberService
+from parley.domain.models import Event, Member
 from parley.domain.paging import PageRequest
 from parley.domain.principal import Principal
+from parley.domain.users import UserService
+from parley.domain.validate import event_id_value
+from parley.realtime.hub import Hub, Outbox
 
 PING_INTERVAL_MS = 25_000
 PING_TIMEOUT_MS = 60_000
 
 
-@dataclass
-class Session:
-    """One logged-in socket."""
+def encode_event(event: Event) -> str:
+    """An event as this dialect pushes it: the socket.io event named by its type, with `cid` (the client routes
+    by it) and integer ids. A whole Engine.IO frame, so the hub can share it between sockets."""
+    payload: dict[str, Any] = {"id": event.id, "type": event.type, "cid": event.conversation_id,
+                               "body": event.body, "timestamp": event.timestamp}
+    if event.from_member:
+        payload["from"] = event.from_member
+    if event.to_member:
+        payload["to"] = event.to_member
+    return "4" + socketio.encode(socketio.event(event.type, payload))
 
+
+@dataclass(eq=False)
+class Session:
+    """One socket: its writer, and once logged in, its user (the hub then routes events to it)."""
+
+    outbox: Outbox
     id: str = field(default_factory=lambda: f"SES-{uuid.uuid4()}")
     principal: Principal | None = None
+    application_id: str = ""
+    user_id: str = ""
+    encoder: Callable[[Event], str] = encode_event
+
+    def push(self, frame: str) -> None:
+        self.outbox.push(frame)
 
 
 Reply = tuple[str, dict[str, Any]]
 Handler = Callable[[Session, dict[str, Any]], Awaitable[Reply]]
 
 
+@dataclass(frozen=True)
+class LegacyServices:
+    conversations: ConversationService
+    members: MemberService
+    events: EventService
+    users: UserService
+
+
 class LegacyDialect:
-    def __init__(self, authenticator: Authenticator, conversations: ConversationService) -> None:
+    def __init__(self, authenticator: Authenticator, services: LegacyServices, hub: Hub) -> None:
         self._auth = authenticator
-        self._conversations = conversations
+        self._svc = services
+        self._hub = hub
         self._handlers: dict[str, Handler] = {
             "session:login": self._login,
             "session:logout": self._logout,
             "user:conversations": self._user_conversations,
+            "user:get": self._user_get,
+            "new:conversation": self._new_conversation,
+            "conversation:get": self._conversation_get,
+            "conversation:join": self._join,
+            "conversation:invite": self._invite,
+            "conversation:member:delete": self._member_delete,
+            "conversation:events": self._conversation_events,
+            "text": self._event,
+            "text:typing:on": self._event,
+            "text:typing:off": self._event,
+            "text:delivered": self._event,
+            "text:seen": self._event,
+            "event:delete": self._event_delete,
         }
 
     async def serve(self, websocket: WebSocket) -> None:
@@ -57,11 +105,11 @@ class LegacyDialect:
             await websocket.close(code=1002)
             return
         await websocket.accept()
-        session = Session()
+        session = Session(Outbox(websocket.send_text))
         opening = {"sid": session.id, "upgrades": [], "pingInterval": PING_INTERVAL_MS,
                    "pingTimeout": PING_TIMEOUT_MS}
-        await websocket.send_text(encode_packet(Packet(PacketType.OPEN, orjson.dumps(opening).decode())))
-        await websocket.send_text("40")  # socket.io 2.x: the server connects the default namespace itself
+        session.push(encode_packet(Packet(PacketType.OPEN, orjson.dumps(opening).decode())))
+        session.push("40")  # socket.io 2.x: the server connects the default namespace itself
         try:
             while True:
                 frame = await websocket.receive_text()
@@ -69,6 +117,10 @@ class LegacyDialect:
                     return
         except WebSocketDisconnect:
             return
+        finally:
+            if session.principal is not None:
+                self._hub.detach(session)
+            await session.outbox.close()
 
     async def _frame(self, websocket: WebSocket, session: Session, frame: str) -> bool:
         """Handle one frame; False when the client closed the Engine.IO session."""
@@ -77,14 +129,14 @@ class LegacyDialect:
         except ProtocolError:
             return True  # not Engine.IO at all: ignore it, keep the socket
         if packet.type is PacketType.PING:  # in Engine.IO 3 the client pings
-            await websocket.send_text(encode_packet(Packet(PacketType.PONG, packet.data)))
+            session.push(encode_packet(Packet(PacketType.PONG, packet.data)))
         elif packet.type is PacketType.CLOSE:
             await websocket.close()
             return False
         elif packet.type is PacketType.MESSAGE:
             reply = await self._message(session, packet.data)
             if reply is not None:
-                await websocket.send_text("4" + socketio.encode(socketio.event(*reply)))
+                session.push("4" + socketio.encode(socketio.event(*reply)))
         return True
 
     async def _message(self, session: Session, text: str) -> Reply | None:
@@ -97,6 +149,7 @@ class LegacyDialect:
         name, payload = packet.data[0], (packet.data[1] if len(packet.data) > 1 else None)
         request = payload if isinstance(payload, dict) else {}
         rid = request.get("tid")
+        request = {**request, "_type": name}
         handler = self._handlers.get(name)
         if handler is None:
             return _error(rid, "system:error:invalid-event", f"Unknown or unsupported request '{name}'.")
@@ -114,11 +167,17 @@ class LegacyDialect:
         principal = await self._auth.principal(f"Bearer {token}", "GET", "/v1/sessions")
         if principal.user is None:
             raise DomainError("system:error:invalid-token", "A login token names its user in the sub claim.")
-        session.principal = principal
+        if session.principal is not None:
+            self._hub.detach(session)
+        session.principal, session.application_id, session.user_id = principal, principal.application_id, \
+            principal.user.id
+        self._hub.attach(session)
         user = principal.user
         return "session:success", {"body": {"id": session.id, "user_id": user.id, "name": user.name}}
 
     async def _logout(self, session: Session, request: dict[str, Any]) -> Reply:
+        if session.principal is not None:
+            self._hub.detach(session)
         session.principal = None
         return "session:logged-out", {"body": {}}
 
@@ -128,12 +187,107 @@ class LegacyDialect:
         listed: list[dict[str, Any]] = []
         page_request: PageRequest | None = PageRequest(size=100)
         while page_request is not None:
-            page = await self._conversations.list_of_user(principal, principal.user.id, page_request)
+            page = await self._svc.conversations.list_of_user(principal, principal.user.id, page_request)
             listed.extend({"id": c.id, "name": c.name, "display_name": c.display_name, "member_id": m.id,
                            "state": m.state.value, "timestamp": {"created": c.created},
                            "sequence_number": c.sequence_number} for c, m in page.items)
             page_request = page.next
         return "user:conversations:success", {"body": listed}
+
+
+    async def _user_get(self, session: Session, request: dict[str, Any]) -> Reply:
+        body = _body(request)
+        user = await self._svc.users.get(_logged_in(session), str(body.get("user_id", "")))
+        return "user:get:success", {"body": {"id": user.id, "name": user.name, "display_name": user.display_name,
+                                             "image_url": user.image_url}}
+
+    async def _new_conversation(self, session: Session, request: dict[str, Any]) -> Reply:
+        created = await self._svc.conversations.create(_logged_in(session), _body(request))
+        return "new:conversation:success", {"body": {"id": created.id, "name": created.name,
+                                                     "timestamp": {"created": created.created}}}
+
+    async def _conversation_get(self, session: Session, request: dict[str, Any]) -> Reply:
+        principal, cid = _logged_in(session), str(request.get("cid", ""))
+        conversation = await self._svc.conversations.get(principal, cid)
+        members: list[dict[str, Any]] = []
+        page_request: PageRequest | None = PageRequest(size=100)
+        while page_request is not None:
+            page = await self._svc.members.list(principal, cid, page_request)
+            members.extend(legacy_member(m) for m in page.items)
+            page_request = page.next
+        return "conversation:get:success", {"cid": cid, "body": {
+            "id": conversation.id, "name": conversation.name, "display_name": conversation.display_name,
+            "timestamp": {"created": conversation.created}, "sequence_number": conversation.sequence_number,
+            "properties": conversation.properties, "members": members}}
+
+    async def _join(self, session: Session, request: dict[str, Any]) -> Reply:
+        principal, cid, body = _logged_in(session), str(request.get("cid", "")), _body(request)
+        if isinstance(body.get("member_id"), str):  # accepting an invitation
+            member = await self._svc.members.update(principal, cid, body["member_id"], {"state": "joined"})
+        else:
+            member = await self._svc.members.create(principal, cid, {
+                "state": "joined", "user": _user_spec(body), "channel": {"type": "app"}})
+        return "conversation:join:success", {"cid": cid, "body": legacy_member(member)}
+
+    async def _invite(self, session: Session, request: dict[str, Any]) -> Reply:
+        principal, cid, body = _logged_in(session), str(request.get("cid", "")), _body(request)
+        member = await self._svc.members.create(principal, cid, {
+            "state": "invited", "user": _user_spec(body), "channel": {"type": "app"},
+            "media": body.get("media") if isinstance(body.get("media"), dict) else {}})
+        return "conversation:invite:success", {"cid": cid, "body": legacy_member(member)}
+
+    async def _member_delete(self, session: Session, request: dict[str, Any]) -> Reply:
+        principal, cid, body = _logged_in(session), str(request.get("cid", "")), _body(request)
+        member = await self._svc.members.update(principal, cid, str(body.get("member_id", "")), {"state": "left"})
+        return "conversation:member:delete:success", {"cid": cid, "body": legacy_member(member)}
+
+    async def _conversation_events(self, session: Session, request: dict[str, Any]) -> Reply:
+        principal, cid, body = _logged_in(session), str(request.get("cid", "")), _body(request)
+        filters = {k: str(body[k]) for k in ("start_id", "end_id") if body.get(k) is not None}
+        found: list[dict[str, Any]] = []
+        page_request: PageRequest | None = PageRequest(size=100, filters=filters)
+        while page_request is not None:
+            page = await self._svc.events.list(principal, cid, page_request)
+            found.extend(orjson.loads(encode_event(e)[1:])[1] for e in page.items)
+            page_request = page.next
+        return "conversation:events:success", {"cid": cid, "body": found}
+
+    async def _event(self, session: Session, request: dict[str, Any]) -> Reply:
+        """`text`, typing, receipts: one event of the request's own type. The `tid` makes a retry idempotent."""
+        principal, cid = _logged_in(session), str(request.get("cid", ""))
+        name = str(request.get("_type"))
+        payload = {"type": name, "from": request.get("from"), "body": _body(request)}
+        tid = request.get("tid") if isinstance(request.get("tid"), str) else None
+        created = await self._svc.events.create(principal, cid, payload, tid)
+        return f"{name}:success", {"cid": cid, "body": {"id": created.event.id,
+                                                        "timestamp": created.event.timestamp}}
+
+    async def _event_delete(self, session: Session, request: dict[str, Any]) -> Reply:
+        principal, cid = _logged_in(session), str(request.get("cid", ""))
+        event_id = event_id_value(_body(request).get("event_id"), "body.event_id")
+        await self._svc.events.delete(principal, cid, event_id)
+        return "event:delete:success", {"cid": cid, "body": {"event_id": event_id}}
+
+
+def legacy_member(member: Member) -> dict[str, Any]:
+    """A member as `conversation:get` lists it: every member needs a `timestamp` object (reference §1.4)."""
+    user = member.user
+    timestamp = {k: v for k, v in (("invited", member.invited_at), ("joined", member.joined_at),
+                                   ("left", member.left_at)) if v}
+    return {"id": member.id, "member_id": member.id, "user_id": member.user_id,
+            "name": user.name if user else None, "display_name": user.display_name if user else None,
+            "state": member.state.value, "timestamp": timestamp, "channel": member.channel,
+            "initiator": member.initiator, "invited_by": member.invited_by}
+
+
+def _body(request: dict[str, Any]) -> dict[str, Any]:
+    body = request.get("body")
+    return body if isinstance(body, dict) else {}
+
+
+def _user_spec(body: dict[str, Any]) -> dict[str, Any]:
+    spec = {"id": body.get("user_id"), "name": body.get("user_name")}
+    return {k: v for k, v in spec.items() if v is not None}
 
 
 def _logged_in(session: Session) -> Principal:
