@@ -241,13 +241,12 @@ async def test_user_token_membership_permissions(api: Api) -> None:
     response = await api.request("PATCH", f"/v1/conversations/{cid}/members/{alice['id']}", sub="carol",
                                  json={"state": "left"})
     assert_error(response, 403, "conversation:error:permission-denied")
-    # a joined user may invite others but not make them join
-    response = await api.request("POST", f"/v1/conversations/{cid}/members", sub="alice", json={
-        "state": "joined", "user": {"name": "dave"}, "channel": {"type": "app"}})
-    assert_error(response, 403, "conversation:error:permission-denied")
-    # nobody may accept an invite on someone else's behalf
+    # nobody may accept an invite on someone else's behalf, by PATCH or by a join
     response = await api.request("PATCH", f"/v1/conversations/{cid}/members/{carol['id']}", sub="alice",
                                  json={"state": "joined"})
+    assert_error(response, 403, "conversation:error:permission-denied")
+    response = await api.request("POST", f"/v1/conversations/{cid}/members", sub="alice", json={
+        "state": "joined", "user": {"name": "carol"}, "channel": {"type": "app"}})
     assert_error(response, 403, "conversation:error:permission-denied")
     # a stranger does not see the conversation at all
     response = await api.request("PATCH", f"/v1/conversations/{cid}/members/{alice['id']}", sub="bob",
@@ -257,6 +256,11 @@ async def test_user_token_membership_permissions(api: Api) -> None:
     assert [(m["id"], m["state"]) for m in listed["_embedded"]["members"]] == [
         (alice["id"], "JOINED"), (carol["id"], "INVITED")]
     assert (await api.ok("GET", f"/v1/conversations/{cid}"))["sequence_number"] == 2
+    # a joined user may add another straight away (nexmo-client's `conversation.join({user_name})`)
+    dave = await api.ok("POST", f"/v1/conversations/{cid}/members", 201, sub="alice", json={
+        "state": "joined", "user": {"name": "dave"}, "channel": {"type": "app"}})
+    assert dave["state"] == "JOINED"
+    assert dave["initiator"]["joined"]["member_id"] == alice["id"]
 
 
 async def test_patch_members_me(api: Api) -> None:
@@ -287,3 +291,17 @@ async def test_admin_invites_on_behalf_of_a_member(api: Api) -> None:
                                             "member_id": alice["id"]}}
     events = (await api.ok("GET", f"/v1/conversations/{cid}/events"))["_embedded"]["events"]
     assert (events[1]["type"], events[1]["from"]) == ("member:invited", alice["id"])
+
+
+async def test_a_creator_reads_its_conversation_before_joining_it(api: Api) -> None:
+    await api.user("erin")
+    await api.user("frank")
+    created = await api.ok("POST", "/v1/conversations", 201, sub="erin", json={"name": "erins"})
+    got = await api.ok("GET", f"/v1/conversations/{created['id']}", sub="erin")
+    assert (got["id"], got["sequence_number"]) == (created["id"], 0)
+    assert (await api.ok("GET", f"/v1/conversations/{created['id']}/members", sub="erin"))["_embedded"] == {
+        "members": []}
+    assert_error(await api.request("GET", f"/v1/conversations/{created['id']}", sub="frank"), 404,
+                 "conversation:error:not-found")
+    joined = await api.member(created["id"], "erin", sub="erin")
+    assert joined["state"] == "JOINED"

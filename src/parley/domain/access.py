@@ -1,8 +1,8 @@
 """Who may read and write a conversation.
 
-Readers: an admin, or a user with a membership in it. A user whose membership ended (LEFT) keeps read access to
-the history up to the moment it ended, like Matrix; a user who was never a member gets the same answer as for a
-conversation that does not exist, so ids cannot be probed.
+Readers: an admin, its creator, or a user with a membership in it. A user whose membership ended (LEFT) keeps
+read access to the history up to the moment it ended, like Matrix; a user who was never a member gets the same
+answer as for a conversation that does not exist, so ids cannot be probed.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ async def readable_conversation(
         return conversation, None
     member = await store.latest_member_of_user(principal.application_id, conversation_id, principal.user.id)
     if member is None:
+        if conversation.created_by == principal.user.id:
+            return conversation, None  # its creator, before joining it
         raise not_found("conversation")
     return conversation, member
 

@@ -96,6 +96,7 @@ class ConversationService:
             last_event_id=0,
             created=iso(self._clock.now()),
             updated=None,
+            created_by=principal.user.id if principal.user else None,
         )
         return await self._store.insert_conversation(conversation)
 

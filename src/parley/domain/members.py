@@ -123,6 +123,9 @@ class MemberService:
                 actor = behalf if behalf is not None and behalf.state is MemberState.JOINED else None
             self._authorize_create(principal, user, state, actor)
             existing = await tx.live_member_of_user(user.id)
+            if (existing is not None and existing.state is MemberState.INVITED and state is MemberState.JOINED
+                    and principal.user is not None and principal.user.id != user.id):
+                raise forbidden("Only the invitee may accept an invitation.", "conversation:error:permission-denied")
             if existing is not None:
                 member, event = await self._reuse(tx, existing, state, now)
             else:
@@ -144,10 +147,10 @@ class MemberService:
             return
         if user.id == principal.user.id:
             return  # a user may join, or invite, itself
+        # A joined member may add others, invited or straight away joined: the In-App Messaging clients do both
+        # (`conversation.invite()`, `conversation.join({user_name})`).
         if actor is None or actor.state is not MemberState.JOINED:
-            raise forbidden("Only a joined member may invite others.", "conversation:error:permission-denied")
-        if state is MemberState.JOINED:
-            raise forbidden("A user may only add others as invited.", "conversation:error:permission-denied")
+            raise forbidden("Only a joined member may add others.", "conversation:error:permission-denied")
 
     async def _reuse(
         self, tx: ConversationTx, existing: Member, state: MemberState, now: str) -> tuple[Member, Event]:

@@ -62,6 +62,7 @@ class Conversation:
     created: str
     updated: str | None
     seq: int = 0
+    created_by: str | None = None  # the user whose token created it; None for an admin
 
     @property
     def sequence_number(self) -> int:

@@ -58,14 +58,14 @@ def user_values(u: User) -> tuple[Any, ...]:
 # The last event id is derived (MAX over the events primary key: one index seek), not stored: see migration 0002.
 LAST_EVENT_ID = "(SELECT COALESCE(MAX(le.id), 0) FROM events le WHERE le.conversation_id = c.id)"
 CONVERSATION_COLUMNS = "c.seq, c.application_id, c.id, c.name, c.display_name, c.image_url, c.state, " \
-    f"c.properties, c.callback, {LAST_EVENT_ID}, c.created, c.updated"
+    f"c.properties, c.callback, {LAST_EVENT_ID}, c.created, c.updated, c.created_by"
 
 
 def conversation(row: Row, offset: int = 0) -> Conversation:
     r = row[offset:]
     return Conversation(seq=r[0], application_id=r[1], id=r[2], name=r[3], display_name=r[4], image_url=r[5],
                         state=ConversationState(r[6]), properties=loads_object(r[7]), callback=loads(r[8]),
-                        last_event_id=r[9], created=r[10], updated=r[11])
+                        last_event_id=r[9], created=r[10], updated=r[11], created_by=r[12])
 
 
 MEMBER_COLUMNS = "m.seq, m.application_id, m.id, m.conversation_id, m.user_id, m.state, m.channel, m.media, " \

@@ -238,10 +238,10 @@ class SQLStore:
             try:
                 await db.execute(
                     "INSERT INTO conversations (application_id, id, name, display_name, image_url, state, "
-                    "properties, callback, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "properties, callback, created, updated, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     c.application_id, c.id, c.name, c.display_name, c.image_url, c.state.value,
                     rows.dumps(c.properties), None if c.callback is None else rows.dumps(c.callback),
-                    c.created, c.updated)
+                    c.created, c.updated, c.created_by)
             except UniqueViolation as exc:
                 raise duplicate_name("conversation") from exc
             row = await db.fetchrow(f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?", c.id)

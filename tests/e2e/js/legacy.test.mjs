@@ -64,3 +64,39 @@ test('nexmo-client 4.1.0 login refusals carry the session error names', async ()
     }
   }
 });
+
+test('nexmo-client 4.1.0: create, join, invite, accept and text between two users', async () => {
+  const alice = await createUser('legacy-alice');
+  const bob = await createUser('legacy-bob');
+  const a = client();
+  const b = client();
+  try {
+    const aliceApp = await a.login(userToken(alice.name));
+    const bobApp = await b.login(userToken(bob.name));
+    const invited = new Promise((resolve) => bobApp.on('member:invited', (member, event) => resolve(event)));
+
+    const conversation = await aliceApp.newConversation({ display_name: 'legacy chat' });
+    await conversation.join();
+    assert.match(conversation.me.id, /^MEM-/);
+    assert.equal(conversation.me.state, 'JOINED');
+    await conversation.invite({ user_name: bob.name });
+
+    const invitation = await invited;
+    assert.equal(invitation.cid, conversation.id);
+    // (the client raises the application-level member:invited only when body.user.user_id is its own user)
+    const bobsView = await bobApp.getConversation(conversation.id); // an invited user may read it
+    assert.equal(bobsView.me.state, 'INVITED');
+    await bobsView.join(); // accepts the invitation: sends its member_id
+    assert.equal(bobsView.me.state, 'JOINED');
+
+    const received = new Promise((resolve) => bobsView.on('text', (sender, text) => resolve(text)));
+    await conversation.sendText('hello bob');
+    const text = await received;
+    assert.equal(text.body.text, 'hello bob');
+    assert.equal(Number.isInteger(text.id), true); // integer ids: the client keys its events by them
+    assert.equal(text.from, conversation.me.id);
+  } finally {
+    a.disconnect();
+    b.disconnect();
+  }
+});

@@ -41,8 +41,13 @@ def encode_event(event: Event) -> str:
     by it) and integer ids. A whole Engine.IO frame, so the hub can share it between sockets."""
     payload: dict[str, Any] = {"id": event.id, "type": event.type, "cid": event.conversation_id,
                                "body": event.body, "timestamp": event.timestamp}
-    if event.from_member:
-        payload["from"] = event.from_member
+    sender = event.from_member
+    if event.type.startswith("member:") and isinstance(event.body.get("member_id"), str):
+        # In this dialect a member event is `from` the member whose state it changes (the client applies it
+        # to `members.get(event.from)`), not from whoever acted.
+        sender = event.body["member_id"]
+    if sender:
+        payload["from"] = sender
     if event.to_member:
         payload["to"] = event.to_member
     return "4" + socketio.encode(socketio.event(event.type, payload))
