@@ -1,5 +1,6 @@
 // nexmo-client 4.1.0 (the In-App Messaging socket-RPC dialect on /rtc, Engine.IO 3), unmodified, under Node 20.
-// Covered so far: session:login (success and refusals), user:conversations. The rest of the dialect is issue 4.
+// Covered so far: login and its refusals, listing conversations, create/join/invite/accept, text, typing,
+// delivered and seen. The rest of the dialect is issue 4.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -95,6 +96,17 @@ test('nexmo-client 4.1.0: create, join, invite, accept and text between two user
     assert.equal(text.body.text, 'hello bob');
     assert.equal(Number.isInteger(text.id), true); // integer ids: the client keys its events by them
     assert.equal(text.from, conversation.me.id);
+
+    // typing is pushed (and never stored); Bob's client sent text:delivered by itself; seen follows
+    const typing = new Promise((resolve) => conversation.on('text:typing:on', (member, event) => resolve(event)));
+    await bobsView.startTyping();
+    assert.equal((await typing).from, bobsView.me.id);
+    const seen = new Promise((resolve) => conversation.on('text:seen', (member, event) => resolve(event)));
+    await text.seen();
+    await seen;
+    const state = conversation.events.get(text.id).state;
+    assert.deepEqual(Object.keys(state.seen_by), [bobsView.me.id]);
+    assert.deepEqual(Object.keys(state.delivered_to), [bobsView.me.id]);
   } finally {
     a.disconnect();
     b.disconnect();
