@@ -1,6 +1,6 @@
 // nexmo-client 4.1.0 (the In-App Messaging socket-RPC dialect on /rtc, Engine.IO 3), unmodified, under Node 20.
 // Covered so far: login and its refusals, listing conversations, create/join/invite/accept, text, typing,
-// delivered and seen. The rest of the dialect is issue 4.
+// delivered and seen, delete, leave. The rest of the dialect is issue 4.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -107,6 +107,17 @@ test('nexmo-client 4.1.0: create, join, invite, accept and text between two user
     const state = conversation.events.get(text.id).state;
     assert.deepEqual(Object.keys(state.seen_by), [bobsView.me.id]);
     assert.deepEqual(Object.keys(state.delivered_to), [bobsView.me.id]);
+
+    // Alice deletes her text: Bob's copy is blanked; then Bob leaves and Alice sees him LEFT
+    const deleted = new Promise((resolve) => bobsView.on('event:delete', (member, event) => resolve(event)));
+    await conversation.events.get(text.id).del();
+    await deleted;
+    assert.equal(bobsView.events.get(text.id).body.text, '');
+    const bobsMemberId = bobsView.me.id;
+    const left = new Promise((resolve) => conversation.on('member:left', (member, event) => resolve(event)));
+    await bobsView.leave();
+    assert.equal((await left).from, bobsMemberId);
+    assert.equal(conversation.members.get(bobsMemberId).state, 'LEFT');
   } finally {
     a.disconnect();
     b.disconnect();
