@@ -42,17 +42,25 @@ class Hub:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._by_user: dict[tuple[str, str], set[Connection]] = defaultdict(set)
+        self._per_application: dict[str, int] = defaultdict(int)  # live sockets, to skip the lookup when none
 
     def attach(self, connection: Connection) -> None:
-        self._by_user[(connection.application_id, connection.user_id)].add(connection)
+        key = (connection.application_id, connection.user_id)
+        if connection not in self._by_user[key]:
+            self._by_user[key].add(connection)
+            self._per_application[connection.application_id] += 1
 
     def detach(self, connection: Connection) -> None:
         key = (connection.application_id, connection.user_id)
-        self._by_user[key].discard(connection)
-        if not self._by_user[key]:
+        if connection in self._by_user.get(key, ()):
+            self._by_user[key].discard(connection)
+            self._per_application[connection.application_id] -= 1
+        if not self._by_user.get(key, True):
             del self._by_user[key]
 
     async def committed(self, application_id: str, events: Sequence[Event]) -> None:
+        if not self._per_application.get(application_id):
+            return  # nobody of this application is connected to this process
         for event in events:
             connections = [c for user in await self._audience(application_id, event)
                            for c in self._by_user.get((application_id, user), ())]
