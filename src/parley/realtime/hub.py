@@ -52,10 +52,12 @@ class Hub:
 
     def detach(self, connection: Connection) -> None:
         key = (connection.application_id, connection.user_id)
-        if connection in self._by_user.get(key, ()):
-            self._by_user[key].discard(connection)
-            self._per_application[connection.application_id] -= 1
-        if not self._by_user.get(key, True):
+        sockets = self._by_user.get(key)
+        if sockets is None or connection not in sockets:
+            return
+        sockets.discard(connection)
+        self._per_application[connection.application_id] -= 1
+        if not sockets:
             del self._by_user[key]
 
     async def committed(self, application_id: str, events: Sequence[Event]) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypeVar
 
 RECORD_SEPARATOR = "\x1e"
+Kind = TypeVar("Kind", bound=IntEnum)
 
 
 class ProtocolError(ValueError):
@@ -41,14 +43,18 @@ def encode_packet(packet: Packet) -> str:
     return f"{int(packet.type)}{packet.data}"
 
 
-def decode_packet(frame: str) -> Packet:
-    if not frame or not frame[0].isdigit():
-        raise ProtocolError(f"not an Engine.IO packet: {frame[:20]!r}")
+def leading_type(text: str, kinds: type[Kind], protocol: str) -> Kind:
+    """The packet type both layers start their packets with: one digit."""
+    if not text or not text[0].isascii() or not text[0].isdigit():
+        raise ProtocolError(f"not a {protocol} packet: {text[:20]!r}")
     try:
-        kind = PacketType(int(frame[0]))
+        return kinds(int(text[0]))
     except ValueError as exc:
-        raise ProtocolError(f"unknown Engine.IO packet type {frame[0]}") from exc
-    return Packet(kind, frame[1:])
+        raise ProtocolError(f"unknown {protocol} packet type {text[0]}") from exc
+
+
+def decode_packet(frame: str) -> Packet:
+    return Packet(leading_type(frame, PacketType, "Engine.IO"), frame[1:])
 
 
 def utf16_length(text: str) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -26,7 +26,7 @@ from parley.domain.errors import DomainError
 from parley.domain.events import EventService
 from parley.domain.members import MemberService
 from parley.domain.models import Event, Member
-from parley.domain.paging import PageRequest
+from parley.domain.paging import Page, PageRequest
 from parley.domain.principal import Principal
 from parley.domain.users import UserService
 from parley.domain.validate import event_id_value
@@ -34,11 +34,18 @@ from parley.realtime.hub import Hub, Outbox
 
 PING_INTERVAL_MS = 25_000
 PING_TIMEOUT_MS = 60_000
+T = TypeVar("T")
 
 
 def encode_event(event: Event) -> str:
-    """An event as this dialect pushes it: the socket.io event named by its type, with `cid` (the client routes
-    by it) and integer ids. A whole Engine.IO frame, so the hub can share it between sockets."""
+    """An event pushed in this dialect: the socket.io event named by its type. A whole Engine.IO frame, so the
+    hub can share it between sockets."""
+    return "4" + socketio.encode(socketio.event(event.type, event_payload(event)))
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """An event as this dialect shows it (pushed, or listed by `conversation:events`): with `cid` (the client
+    routes by it) and integer ids."""
     payload: dict[str, Any] = {"id": event.id, "type": event.type, "cid": event.conversation_id,
                                "body": event.body, "timestamp": event.timestamp}
     sender = event.from_member
@@ -50,7 +57,18 @@ def encode_event(event: Event) -> str:
         payload["from"] = sender
     if event.to_member:
         payload["to"] = event.to_member
-    return "4" + socketio.encode(socketio.event(event.type, payload))
+    return payload
+
+
+async def every_page(fetch: Callable[[PageRequest], Awaitable[Page[T]]], first: PageRequest) -> list[T]:
+    """All items of a paged listing: this dialect's requests answer with whole arrays."""
+    items: list[T] = []
+    request: PageRequest | None = first
+    while request is not None:
+        page = await fetch(request)
+        items.extend(page.items)
+        request = page.next
+    return items
 
 
 @dataclass(eq=False)
@@ -189,14 +207,12 @@ class LegacyDialect:
     async def _user_conversations(self, session: Session, request: dict[str, Any]) -> Reply:
         principal = _logged_in(session)
         assert principal.user is not None
-        listed: list[dict[str, Any]] = []
-        page_request: PageRequest | None = PageRequest(size=100)
-        while page_request is not None:
-            page = await self._svc.conversations.list_of_user(principal, principal.user.id, page_request)
-            listed.extend({"id": c.id, "name": c.name, "display_name": c.display_name, "member_id": m.id,
-                           "state": m.state.value, "timestamp": {"created": c.created},
-                           "sequence_number": c.sequence_number} for c, m in page.items)
-            page_request = page.next
+        user_id = principal.user.id
+        rows = await every_page(lambda r: self._svc.conversations.list_of_user(principal, user_id, r),
+                                PageRequest(size=100))
+        listed = [{"id": c.id, "name": c.name, "display_name": c.display_name, "member_id": m.id,
+                   "state": m.state.value, "timestamp": {"created": c.created}, "sequence_number": c.sequence_number}
+                  for c, m in rows]
         return "user:conversations:success", {"body": listed}
 
 
@@ -214,12 +230,8 @@ class LegacyDialect:
     async def _conversation_get(self, session: Session, request: dict[str, Any]) -> Reply:
         principal, cid = _logged_in(session), str(request.get("cid", ""))
         conversation = await self._svc.conversations.get(principal, cid)
-        members: list[dict[str, Any]] = []
-        page_request: PageRequest | None = PageRequest(size=100)
-        while page_request is not None:
-            page = await self._svc.members.list(principal, cid, page_request)
-            members.extend(legacy_member(m) for m in page.items)
-            page_request = page.next
+        members = [legacy_member(m) for m in await every_page(
+            lambda r: self._svc.members.list(principal, cid, r), PageRequest(size=100))]
         return "conversation:get:success", {"cid": cid, "body": {
             "id": conversation.id, "name": conversation.name, "display_name": conversation.display_name,
             "timestamp": {"created": conversation.created}, "sequence_number": conversation.sequence_number,
@@ -249,13 +261,9 @@ class LegacyDialect:
     async def _conversation_events(self, session: Session, request: dict[str, Any]) -> Reply:
         principal, cid, body = _logged_in(session), str(request.get("cid", "")), _body(request)
         filters = {k: str(body[k]) for k in ("start_id", "end_id") if body.get(k) is not None}
-        found: list[dict[str, Any]] = []
-        page_request: PageRequest | None = PageRequest(size=100, filters=filters)
-        while page_request is not None:
-            page = await self._svc.events.list(principal, cid, page_request)
-            found.extend(orjson.loads(encode_event(e)[1:])[1] for e in page.items)
-            page_request = page.next
-        return "conversation:events:success", {"cid": cid, "body": found}
+        events = await every_page(lambda r: self._svc.events.list(principal, cid, r),
+                                  PageRequest(size=100, filters=filters))
+        return "conversation:events:success", {"cid": cid, "body": [event_payload(e) for e in events]}
 
     async def _event(self, session: Session, request: dict[str, Any]) -> Reply:
         """`text`, typing, receipts: one event of the request's own type. The `tid` makes a retry idempotent."""

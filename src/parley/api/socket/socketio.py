@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from parley.api.socket.engineio import ProtocolError
+from parley.api.socket.engineio import ProtocolError, leading_type
 
 DEFAULT_NAMESPACE = "/"
 MAX_ACK_DIGITS = 15
@@ -51,12 +51,7 @@ def event(name: str, payload: Any, namespace: str = DEFAULT_NAMESPACE) -> Socket
 
 
 def decode(text: str) -> SocketPacket:
-    if not text or not text[0].isdigit():
-        raise ProtocolError(f"not a socket.io packet: {text[:20]!r}")
-    try:
-        kind = SocketType(int(text[0]))
-    except ValueError as exc:
-        raise ProtocolError(f"unknown socket.io packet type {text[0]}") from exc
+    kind = leading_type(text, SocketType, "socket.io")
     if kind in (SocketType.BINARY_EVENT, SocketType.BINARY_ACK):
         raise ProtocolError("binary socket.io packets are not supported")
     position = 1
