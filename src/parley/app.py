@@ -14,11 +14,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from parley.api.auth import Authenticator
 from parley.api.errors import error_body
 from parley.api.http import conversations, docs, events, members, users
 from parley.api.http.common import Context, JSONResponse
+from parley.api.socket.engine import serve_websocket
 from parley.api.socket.legacy import LegacyDialect, LegacyServices
 from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
@@ -76,6 +78,10 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         return JSONResponse({"status": "ok"})
 
     legacy = LegacyDialect(authenticator, LegacyServices(svc.conversations, svc.members, svc.events, svc.users), hub)
+
+    async def rtc(websocket: WebSocket) -> None:
+        await serve_websocket(websocket, legacy)
+
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
         *events.routes(ctx, svc.events, settings.events_envelope),
@@ -85,8 +91,8 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
         # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash
-        WebSocketRoute("/rtc/", legacy.serve),
-        WebSocketRoute("/rtc", legacy.serve),
+        WebSocketRoute("/rtc/", rtc),
+        WebSocketRoute("/rtc", rtc),
     ]
 
 

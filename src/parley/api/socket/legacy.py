@@ -10,17 +10,14 @@ of issue 4.)
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
-
-import orjson
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from parley.api.auth import Authenticator
 from parley.api.socket import socketio
-from parley.api.socket.engineio import Packet, PacketType, ProtocolError, decode_packet, encode_packet
+from parley.api.socket.engine import EngineSocket
+from parley.api.socket.engineio import ProtocolError
 from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError
 from parley.domain.events import EventService
@@ -30,10 +27,8 @@ from parley.domain.paging import Page, PageRequest
 from parley.domain.principal import Principal
 from parley.domain.users import UserService
 from parley.domain.validate import event_id_value
-from parley.realtime.hub import Hub, Outbox
+from parley.realtime.hub import Hub
 
-PING_INTERVAL_MS = 25_000
-PING_TIMEOUT_MS = 60_000
 T = TypeVar("T")
 
 
@@ -73,17 +68,31 @@ async def every_page(fetch: Callable[[PageRequest], Awaitable[Page[T]]], first: 
 
 @dataclass(eq=False)
 class Session:
-    """One socket: its writer, and once logged in, its user (the hub then routes events to it)."""
+    """One socket (the hub's `Connection` and the engine's `SocketHandler`): its Engine.IO session, and once
+    logged in, its user (the hub then routes events to it)."""
 
-    outbox: Outbox
-    id: str = field(default_factory=lambda: f"SES-{uuid.uuid4()}")
+    socket: EngineSocket
+    dialect: LegacyDialect
     principal: Principal | None = None
     application_id: str = ""
     user_id: str = ""
     encoder: Callable[[Event], str] = encode_event
 
+    @property
+    def id(self) -> str:
+        return f"SES-{self.socket.id}"
+
     def push(self, frame: str) -> None:
-        self.outbox.push(frame)
+        self.socket.push(frame)
+
+    async def message(self, data: str) -> None:
+        reply = await self.dialect.request(self, data)
+        if reply is not None:
+            self.socket.send(socketio.encode(socketio.event(*reply)))
+
+    async def closed(self) -> None:
+        if self.principal is not None:
+            self.dialect.hub.detach(self)
 
 
 Reply = tuple[str, dict[str, Any]]
@@ -102,7 +111,7 @@ class LegacyDialect:
     def __init__(self, authenticator: Authenticator, services: LegacyServices, hub: Hub) -> None:
         self._auth = authenticator
         self._svc = services
-        self._hub = hub
+        self.hub = hub
         self._handlers: dict[str, Handler] = {
             "session:login": self._login,
             "session:logout": self._logout,
@@ -122,47 +131,14 @@ class LegacyDialect:
             "event:delete": self._event_delete,
         }
 
-    async def serve(self, websocket: WebSocket) -> None:
-        """One client connection: the Engine.IO 3 handshake, then requests until it goes."""
-        if websocket.query_params.get("EIO") != "3" or websocket.query_params.get("transport") != "websocket":
-            await websocket.close(code=1002)
-            return
-        await websocket.accept()
-        session = Session(Outbox(websocket.send_text))
-        opening = {"sid": session.id, "upgrades": [], "pingInterval": PING_INTERVAL_MS,
-                   "pingTimeout": PING_TIMEOUT_MS}
-        session.push(encode_packet(Packet(PacketType.OPEN, orjson.dumps(opening).decode())))
-        session.push("40")  # socket.io 2.x: the server connects the default namespace itself
-        try:
-            while True:
-                frame = await websocket.receive_text()
-                if not await self._frame(websocket, session, frame):
-                    return
-        except WebSocketDisconnect:
-            return
-        finally:
-            if session.principal is not None:
-                self._hub.detach(session)
-            await session.outbox.close()
+    engine_version = 3
 
-    async def _frame(self, websocket: WebSocket, session: Session, frame: str) -> bool:
-        """Handle one frame; False when the client closed the Engine.IO session."""
-        try:
-            packet = decode_packet(frame)
-        except ProtocolError:
-            return True  # not Engine.IO at all: ignore it, keep the socket
-        if packet.type is PacketType.PING:  # in Engine.IO 3 the client pings
-            session.push(encode_packet(Packet(PacketType.PONG, packet.data)))
-        elif packet.type is PacketType.CLOSE:
-            await websocket.close()
-            return False
-        elif packet.type is PacketType.MESSAGE:
-            reply = await self._message(session, packet.data)
-            if reply is not None:
-                session.push("4" + socketio.encode(socketio.event(*reply)))
-        return True
+    async def connected(self, socket: EngineSocket, query: Mapping[str, str]) -> Session:
+        socket.send("0")  # socket.io 2.x: the server connects the default namespace itself
+        return Session(socket, self)
 
-    async def _message(self, session: Session, text: str) -> Reply | None:
+    async def request(self, session: Session, text: str) -> Reply | None:
+        """One socket.io packet from the client: a request, answered with its reply (or an error reply)."""
         try:
             packet = socketio.decode(text)
         except ProtocolError as error:
@@ -191,16 +167,16 @@ class LegacyDialect:
         if principal.user is None:
             raise DomainError("system:error:invalid-token", "A login token names its user in the sub claim.")
         if session.principal is not None:
-            self._hub.detach(session)
+            self.hub.detach(session)
         session.principal, session.application_id, session.user_id = principal, principal.application_id, \
             principal.user.id
-        self._hub.attach(session)
+        self.hub.attach(session)
         user = principal.user
         return "session:success", {"body": {"id": session.id, "user_id": user.id, "name": user.name}}
 
     async def _logout(self, session: Session, request: dict[str, Any]) -> Reply:
         if session.principal is not None:
-            self._hub.detach(session)
+            self.hub.detach(session)
         session.principal = None
         return "session:logged-out", {"body": {}}
 
