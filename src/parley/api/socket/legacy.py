@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from parley.api.auth import Authenticator
+from parley.api.dialect_map import as_legacy
 from parley.api.socket import socketio
 from parley.api.socket.engine import EngineSocket
 from parley.api.socket.engineio import ProtocolError
@@ -35,12 +36,14 @@ T = TypeVar("T")
 def encode_event(event: Event) -> str:
     """An event pushed in this dialect: the socket.io event named by its type. A whole Engine.IO frame, so the
     hub can share it between sockets."""
-    return "4" + socketio.encode(socketio.event(event.type, event_payload(event)))
+    payload = event_payload(event)
+    return "4" + socketio.encode(socketio.event(payload["type"], payload))
 
 
 def event_payload(event: Event) -> dict[str, Any]:
-    """An event as this dialect shows it (pushed, or listed by `conversation:events`): with `cid` (the client
-    routes by it) and integer ids."""
+    """An event as this dialect shows it (pushed, or listed by `conversation:events`): under its In-App
+    Messaging name (`dialect_map`), with `cid` (the client routes by it) and integer ids."""
+    event = as_legacy(event)
     payload: dict[str, Any] = {"id": event.id, "type": event.type, "cid": event.conversation_id,
                                "body": event.body, "timestamp": event.timestamp}
     sender = event.from_member
