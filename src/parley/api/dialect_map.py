@@ -43,6 +43,10 @@ def as_modern(event: Event) -> Event:
         return _renamed(event, _RECEIPTS_TO_MODERN[kind], event.body)
     if kind in TYPING:
         return _renamed(event, "ephemeral", {"typing": TYPING[kind]})
+    if kind.startswith("member:") and "audio_settings" not in (event.body.get("media") or {}):
+        # @vonage/client-sdk requires `media.audio_settings` in member events (null is enough)
+        media = event.body.get("media") if isinstance(event.body.get("media"), dict) else {}
+        return dataclasses.replace(event, body={**event.body, "media": {**media, "audio_settings": None}})
     return event
 
 
