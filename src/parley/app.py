@@ -96,13 +96,9 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         *members.routes(ctx, svc.members),
         *conversations.routes(ctx, svc.conversations),
         *users.routes(ctx, svc.users),
-        # the client SDKs' paths: v0.3's own shapes first, then the v1 resources under /v0.3
-        *v0_3.routes(ctx, svc.conversations, svc.members, svc.events),
+        # the client SDKs' paths
+        *v0_3.routes(ctx, svc.conversations, svc.members, svc.events, svc.users),
         *sessions.routes(ctx, registry),
-        *events.routes(ctx, svc.events, "object", prefix=v0_3.PREFIX),
-        *members.routes(ctx, svc.members, prefix=v0_3.PREFIX),
-        *conversations.routes(ctx, svc.conversations, prefix=v0_3.PREFIX),
-        *users.routes(ctx, svc.users, prefix=v0_3.PREFIX),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
         # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash
