@@ -211,6 +211,14 @@ class Authenticator:
             raise invalid_token("The token's sub claim is not a user name.")
         return sub
 
+    async def session(self, token: str, path: str) -> tuple[Principal, float]:
+        """A socket login: the token's user and the time (epoch seconds) after which the session has expired."""
+        claims = await self.claims(token)
+        principal = await self.principal(f"Bearer {token}", "GET", path)
+        if principal.user is None:
+            raise invalid_token("A session token names its user in the sub claim.")
+        return principal, claims.expires + self._skew
+
     async def principal(self, authorization: str | None, method: str, path: str) -> Principal:
         claims = await self.claims(bearer_token(authorization))
         if not path_allowed(claims.acl, "GET" if method == "HEAD" else method, path):
