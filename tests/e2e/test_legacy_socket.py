@@ -238,3 +238,16 @@ def request_skipping_pushes_error(socket: ClientConnection, name: str, payload: 
         if reply.get("rid") == payload["tid"]:
             assert reply["type"] == reply_name
             return reply_name
+
+
+def test_a_tokens_acl_governs_every_socket_request(parley_server: Server) -> None:
+    name = f"acl-{time.time_ns()}"
+    admin_post(parley_server, "/v1/users", {"name": name})
+    read_only = {"paths": {"/*/sessions/**": {}, "/*/users/**": {"methods": ["GET"]},
+                           "/*/conversations/**": {"methods": ["GET"]}}}
+    with rtc(parley_server) as socket:
+        login(socket, parley_server, name, acl=read_only)
+        assert request(socket, "user:conversations", {"tid": "a"})[0] == "user:conversations:success"
+        reply_name, reply = request(socket, "new:conversation", {"tid": "b", "body": {}})
+        assert (reply_name, reply["rid"]) == ("system:error:permission", "b")
+        assert "POST /v1/conversations" in reply["description"]

@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from parley.api.auth import Authenticator
+from parley.api.auth import Authenticator, SessionGrant
 from parley.api.socket import socketio
 from parley.api.socket.engine import EngineSocket
 from parley.api.socket.engineio import ProtocolError
 from parley.domain.conversations import ConversationService
-from parley.domain.errors import DomainError
+from parley.domain.errors import DomainError, forbidden
 from parley.domain.events import EventService
 from parley.domain.members import MemberService
 from parley.domain.models import Event, Member
@@ -81,18 +81,20 @@ class Session:
     application_id: str = ""
     user_id: str = ""
     encoder: Callable[[Event], str] = encode_event
-    expires: float = 0.0  # epoch seconds: the session's token is no good after this
+    grant: SessionGrant | None = None
     _expiry: asyncio.TimerHandle | None = None
 
-    def log_in(self, principal: Principal, expires: float) -> None:
+    def log_in(self, grant: SessionGrant) -> None:
         """Start (or extend, on session:update-token) the session; when its token expires the hub stops
         routing events to it and the client is told, so it can send session:update-token."""
+        principal = grant.principal
         assert principal.user is not None
         self.log_out()
         self.principal, self.application_id, self.user_id = principal, principal.application_id, principal.user.id
-        self.expires = expires
+        self.grant = grant
         self.dialect.hub.attach(self)
-        self._expiry = asyncio.get_running_loop().call_later(max(0.0, expires - time.time()), self._expire)
+        delay = max(0.0, grant.expires - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(delay, self._expire)
 
     def log_out(self) -> None:
         if self._expiry is not None:
@@ -188,6 +190,7 @@ class LegacyDialect:
         if handler is None:
             return _error(rid, "system:error:invalid-event", f"Unknown or unsupported request '{name}'.")
         try:
+            _check_acl(session, name, request)
             reply_type, reply = await handler(session, request)
         except DomainError as error:
             code = _session_code(error.code) if name in SESSION_REQUESTS else error.code
@@ -195,21 +198,22 @@ class LegacyDialect:
         return reply_type, {"rid": rid, **reply}
 
     async def _login(self, session: Session, request: dict[str, Any]) -> Reply:
-        principal, expires = await self._auth.session(_token(request), "/v1/sessions")
-        session.log_in(principal, expires)
-        assert principal.user is not None
-        user = principal.user
+        grant = await self._auth.session(_token(request), "/v1/sessions")
+        session.log_in(grant)
+        assert grant.principal.user is not None
+        user = grant.principal.user
         return "session:success", {"body": {"id": session.id, "user_id": user.id, "name": user.name}}
 
     async def _update_token(self, session: Session, request: dict[str, Any]) -> Reply:
         """Extend a live session with a new token of the same user (also revives one whose token expired)."""
         if session.user_id == "":
             raise DomainError("session:invalid", "Log in first (session:login).")
-        principal, expires = await self._auth.session(_token(request), "/v1/sessions")
-        assert principal.user is not None
-        if (principal.application_id, principal.user.id) != (session.application_id, session.user_id):
+        grant = await self._auth.session(_token(request), "/v1/sessions")
+        user = grant.principal.user
+        assert user is not None
+        if (grant.principal.application_id, user.id) != (session.application_id, session.user_id):
             raise DomainError("system:error:invalid-token", "The new token is for another user.")
-        session.log_in(principal, expires)
+        session.log_in(grant)
         return "session:update-token:success", {"body": {}}
 
     async def _logout(self, session: Session, request: dict[str, Any]) -> Reply:
@@ -342,6 +346,35 @@ def _logged_in(session: Session) -> Principal:
                               "The session's token has expired: send session:update-token.")
         raise DomainError("session:invalid", "Log in first (session:login).")
     return session.principal
+
+
+# The REST request each socket request stands for: a token's ACL (`acl.paths`) is checked against it, so a token
+# limited to, say, reading conversations cannot send texts over the socket either.
+REST_EQUIVALENTS: dict[str, tuple[str, str]] = {
+    "user:conversations": ("GET", "/v1/users/{user}/conversations"),
+    "user:get": ("GET", "/v1/users/{user}"),
+    "new:conversation": ("POST", "/v1/conversations"),
+    "conversation:get": ("GET", "/v1/conversations/{cid}"),
+    "conversation:events": ("GET", "/v1/conversations/{cid}/events"),
+    "conversation:join": ("POST", "/v1/conversations/{cid}/members"),
+    "conversation:invite": ("POST", "/v1/conversations/{cid}/members"),
+    "conversation:member:delete": ("PATCH", "/v1/conversations/{cid}/members/{member}"),
+    "conversation:delete": ("DELETE", "/v1/conversations/{cid}"),
+    "event:delete": ("DELETE", "/v1/conversations/{cid}/events/{event}"),
+    **{event_type: ("POST", "/v1/conversations/{cid}/events") for event_type in (
+        "text", "image", "text:typing:on", "text:typing:off", "text:delivered", "text:seen", "image:delivered",
+        "image:seen")},
+}
+
+
+def _check_acl(session: Session, name: str, request: dict[str, Any]) -> None:
+    equivalent = REST_EQUIVALENTS.get(name)
+    if session.grant is None or equivalent is None:
+        return
+    method, template = equivalent
+    path = template.format(user=session.user_id, cid=request.get("cid") or "-", member="-", event="-")
+    if not session.grant.allows(method, path):
+        raise forbidden(f"The token's ACL does not allow {name} ({method} {template}).")
 
 
 def _token(request: dict[str, Any]) -> str:
