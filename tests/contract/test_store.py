@@ -280,3 +280,18 @@ async def test_unread_counts_content_from_others_after_the_horizon(store: Store,
     assert await store.count_unread(application.id, conversation.id, bob_user.id, ids_[1], None, types) == 2
     assert await store.count_unread(application.id, conversation.id, bob_user.id, 0, ids_[2], types) == 3
     assert await store.count_unread(application.id, conversation.id, alice_user.id, 0, None, types) == 1
+
+
+async def test_a_user_checked_live_in_a_transaction_cannot_be_deleted_until_it_ends(
+        store: Store, application: Application) -> None:
+    conversation, _, _ = await setup_chat(store, application, "delete-race")
+    joining = await store.insert_user(new_user(application, "delete-race-joiner"))
+    async with store.conversation_tx(application.id, conversation.id) as tx:
+        assert await tx.user_is_live(joining.id) is True
+        deleting = asyncio.ensure_future(store.delete_user(application.id, joining.id, now()))
+        await asyncio.sleep(0.2)
+        assert not deleting.done()  # the delete waits for the joining transaction
+        await tx.insert_member(new_member(conversation, joining))
+    assert await deleting is True
+    async with store.conversation_tx(application.id, conversation.id) as tx:
+        assert await tx.user_is_live(joining.id) is False

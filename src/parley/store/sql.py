@@ -45,8 +45,9 @@ def created_between(where: list[str], args: list[Any], start: str | None, end: s
 
 
 class SQLConversationTx:
-    def __init__(self, connection: Connection, conversation: Conversation) -> None:
+    def __init__(self, connection: Connection, conversation: Conversation, share: str) -> None:
         self._db = connection
+        self._share = share
         self._snapshot = conversation
         self._last_event_id = conversation.last_event_id
 
@@ -68,6 +69,11 @@ class SQLConversationTx:
             f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.conversation_id = ? AND m.user_id = ? "
             "AND m.state IN ('INVITED', 'JOINED')", self._snapshot.id, user_id)
         return rows.member(row) if row else None
+
+    async def user_is_live(self, user_id: str) -> bool:
+        row = await self._db.fetchrow(
+            f"SELECT 1 FROM users WHERE id = ? AND deleted IS NULL{self._share}", user_id)
+        return row is not None
 
     async def count_live_members(self) -> int:
         row = await self._db.fetchrow(
@@ -304,7 +310,7 @@ class SQLStore:
                                          conversation_id)
                 if last is not None and last[0] != conversation.last_event_id:
                     conversation = dataclasses.replace(conversation, last_event_id=int(last[0]))
-            yield SQLConversationTx(db, conversation)
+            yield SQLConversationTx(db, conversation, self._backend.for_share)
 
     # -- members --------------------------------------------------------------------------------------------
     async def member(self, application_id: str, conversation_id: str, member_id: str) -> Member | None:
