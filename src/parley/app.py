@@ -82,7 +82,7 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     legacy = LegacyDialect(authenticator, LegacyServices(svc.conversations, svc.members, svc.events, svc.users), hub)
 
     registry = SessionRegistry()
-    v2 = V2Dialect(authenticator, hub, registry, settings.clock_skew_seconds)
+    v2 = V2Dialect(authenticator, hub, registry)
 
     async def rtc(websocket: WebSocket) -> None:
         await serve_websocket(websocket, legacy)
@@ -93,7 +93,7 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
         *events.routes(ctx, svc.events, settings.events_envelope),
-        *members.routes(ctx, svc.members),
+        *members.routes(ctx, svc.members, svc.events),
         *conversations.routes(ctx, svc.conversations),
         *users.routes(ctx, svc.users),
         # the client SDKs' paths

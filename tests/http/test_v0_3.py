@@ -52,6 +52,11 @@ async def test_chat_events_use_the_modern_names_and_leave_receipts_out(api: Api)
         (1, "member:joined"), (2, "member:joined"), (legacy["id"], "message"), (modern["id"], "message"),
         (7, "custom:poke")]
     assert events[2]["body"] == {"message_type": "text", "text": "old style"}
+    # the receipts left out of the listing are on the messages, whichever dialect sent them
+    assert set(events[2]["state"]["seen_by"]) == {members["bob"]}
+    assert events[2]["state"]["delivered_to"] == {}  # only receipts that were sent
+    assert events[3]["state"]["seen_by"] == {}
+    assert set(events[3]["state"]["delivered_to"]) == {members["alice"]}
     assert events[2]["_embedded"]["from_member"] == {"id": members["alice"]}
     assert events[0]["body"]["media"]["audio_settings"] is None  # the SDK requires the key
     # without the group every event is listed, receipts under the modern names

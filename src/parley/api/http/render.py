@@ -117,6 +117,8 @@ def event_fields(e: Event) -> dict[str, Any]:
     data["timestamp"] = e.timestamp
     if e.deleted:
         data["deleted"] = e.deleted
+    if e.state is not None:  # receipts of a message, when the read asked for them
+        data["state"] = e.state
     if e.from_member:
         embedded: dict[str, Any] = {"from_member": {"id": e.from_member}}
         if e.from_user is not None:

@@ -4,7 +4,7 @@ another prefix, with what the v0.3 clients read differently:
 - a user's conversations nest the caller's membership as `_embedded.member.{id, state}`;
 - events are shown under their Conversation API names (a legacy `text` is a text `message`, see `dialect_map`),
   `_embedded.events` always, and `filter_group_type=ChatEvents` leaves receipts out (the SDK cannot parse them
-  in a listing);
+  in a listing): listed messages carry them as `state` {seen_by, delivered_to} instead;
 - `DELETE /v0.2/conversations/{id}/members/{member_id}`: leave, or remove another member (v0.2's verb for it).
 """
 
@@ -29,10 +29,10 @@ EVENT_FILTERS = [*events.FILTERS, "filter_group_type"]
 
 def routes(ctx: Context, conversation_service: ConversationService, member_service: MemberService,
            event_service: EventService, user_service: UserService) -> list[Route]:
-    # TODO(state): listed messages carry `state` {seen_by, delivered_to} once the domain computes it (on main).
     return [
-        *events.routes(ctx, event_service, "object", PREFIX, present=as_modern, filters=EVENT_FILTERS),
-        *members.routes(ctx, member_service, PREFIX),
+        *events.routes(ctx, event_service, "object", PREFIX, present=as_modern, filters=EVENT_FILTERS,
+                       receipt_state=True),
+        *members.routes(ctx, member_service, event_service, PREFIX),
         *conversations.routes(ctx, conversation_service, PREFIX, nested_membership=True),
         *users.routes(ctx, user_service, PREFIX),
         *v0_2_routes(ctx, member_service),
