@@ -32,13 +32,21 @@ class LiveSession(Protocol):
 class SessionRegistry:
     def __init__(self) -> None:
         self._sessions: dict[str, LiveSession] = {}
+        self._by_user: dict[tuple[str, str], dict[str, LiveSession]] = {}  # oldest first
 
     def add(self, session: LiveSession) -> None:
         self._sessions[session.id] = session
+        self._by_user.setdefault((session.application_id, session.user_id), {})[session.id] = session
 
     def remove(self, session: LiveSession) -> None:
-        if self._sessions.get(session.id) is session:
-            del self._sessions[session.id]
+        if self._sessions.get(session.id) is not session:
+            return
+        del self._sessions[session.id]
+        key = (session.application_id, session.user_id)
+        mine = self._by_user[key]
+        del mine[session.id]
+        if not mine:
+            del self._by_user[key]
 
     def get(self, application_id: str, session_id: str) -> LiveSession | None:
         """The session, only within its own application (ids never cross applications)."""
@@ -46,4 +54,5 @@ class SessionRegistry:
         return session if session is not None and session.application_id == application_id else None
 
     def of_user(self, application_id: str, user_id: str) -> list[LiveSession]:
-        return [s for s in self._sessions.values() if s.application_id == application_id and s.user_id == user_id]
+        """A user's sessions, oldest first."""
+        return list(self._by_user.get((application_id, user_id), {}).values())
