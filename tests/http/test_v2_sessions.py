@@ -80,18 +80,24 @@ async def test_ephemeral_events_are_never_kept_for_a_returning_client(api: Api, 
     assert [name for name, _ in again.events()] == ["session:success", "message"]  # the unacknowledged text only
 
 
-async def test_a_session_ends_when_its_token_expires(api: Api, dialect: V2Dialect) -> None:
+async def test_a_session_ends_when_its_token_expires_unless_refreshed(api: Api, dialect: V2Dialect) -> None:
     await api.user("alice")
     now = time.time()
     # the clock skew allowance (30 s) applies: a token that expired 29 s ago is valid for one more second
     short = api.token("alice", iat=int(now) - 60, exp=now - 29)
     socket, handler = await open_session(dialect, short)
-    assert socket.events()[0][0] == "session:success"
-    session = handler.session
-    assert isinstance(session, ClientSession)
+    refreshed, refreshed_handler = await open_session(dialect, short)
+    assert socket.events()[0][0] == refreshed.events()[0][0] == "session:success"
+    session, other = handler.session, refreshed_handler.session
+    assert isinstance(session, ClientSession) and isinstance(other, ClientSession)
+    update = ["session:update-token", {"tid": "u", "body": {"token": api.token("alice")}}]
+    await refreshed_handler.message("2" + json.dumps(update))
+    assert refreshed.events()[-1] == ("session:update-token:success", {"rid": "u", "body": {}})
     async with asyncio.timeout(10):  # a bound against a hang, not a timing assertion
         while not session.ended:
             await asyncio.sleep(0.05)
     assert socket.events()[-1][0] == "system:error:expired-token"
     assert socket.frames[-1] == "41"
     assert dialect.sessions.get(api.application_id, session.id) is None
+    assert not other.ended  # the refreshed one lives on
+    assert dialect.sessions.get(api.application_id, other.id) is other
