@@ -121,6 +121,11 @@ test('@vonage/client-sdk 2.3.1: create, join, invite, accept, messages, receipts
     await bob.sdk.sendMessageSeenEvent(message.id, cid);
     const seen = await alice.events.next(ofKind('message:seen', cid, (e) => e.from.memberId === bobMember));
     assert.equal(seen.body.eventId, message.id);
+    // history carries the receipts on the message itself (the SDK's memberStatuses)
+    const listedMessage = (await alice.sdk.getConversationEvents(cid, { order: 'asc', pageSize: 100 })).events
+      .find((event) => event.id === message.id);
+    assert.equal(listedMessage.memberStatuses[bobMember].current, 'seen');
+    assert.equal(listedMessage.memberStatuses[bobMember].delivered, delivered.timestamp);
 
     // ephemeral and custom events
     await bob.sdk.sendEphemeralEvent(cid, { typing: true });
