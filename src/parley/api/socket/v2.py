@@ -99,6 +99,11 @@ class ClientSession:
         assert self.principal.user is not None
         return self.principal.user.id
 
+    @property
+    def user_name(self) -> str:
+        assert self.principal.user is not None
+        return self.principal.user.name
+
     def push(self, frame: str) -> None:
         if isinstance(frame, EphemeralFrame):
             if self.socket is not None:
