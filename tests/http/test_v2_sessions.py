@@ -101,3 +101,23 @@ async def test_a_session_ends_when_its_token_expires_unless_refreshed(api: Api, 
     assert dialect.sessions.get(api.application_id, session.id) is None
     assert not other.ended  # the refreshed one lives on
     assert dialect.sessions.get(api.application_id, other.id) is other
+
+
+async def test_an_unexpected_failure_is_an_error_reply_and_the_socket_stays(
+        api: Api, dialect: V2Dialect, monkeypatch: pytest.MonkeyPatch) -> None:
+    await api.user("alice")
+    socket, handler = await open_session(dialect, api.token("alice"))
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(dialect, "update_token", broken)
+    await handler.message('2["session:update-token",{"tid":"u","body":{"token":"x"}}]')
+    assert socket.events()[-1] == ("system:error:internal-error", {
+        "rid": "u", "type": "system:error:internal-error", "description": "Something went wrong."})
+    await handler.message('2["session:logout",{"tid":"l"}]')  # still answering
+    assert socket.events()[-1] == ("session:logged-out", {"rid": "l", "body": {}})
+    monkeypatch.setattr(dialect, "login", broken)
+    refused, _ = await open_session(dialect, api.token("alice"))
+    assert refused.events()[0][0] == "system:error:invalid-token"
+    assert refused.frames[-1] == "41"

@@ -16,6 +16,7 @@ every kept event, in order: what it missed while away, and what was in flight wh
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -41,6 +42,8 @@ MAX_KEPT_EVENTS = 1_000  # beyond this a returning client catches up with its ow
 MAX_SESSIONS_PER_USER = 32  # per process; the oldest session without a socket gives way to a new one
 LOGIN_PATH = "/v1/sessions"  # what a token's ACL must allow to open a session (as on `/rtc`)
 DISCONNECT = socketio.encode(SocketPacket(SocketType.DISCONNECT))
+INTERNAL_ERROR = "system:error:internal-error"
+log = logging.getLogger("parley")
 
 
 class EphemeralFrame(str):
@@ -241,6 +244,9 @@ class SocketSession:
             reply_type, reply = await self.dialect.request(session, name, request)
         except DomainError as error:
             reply_type, reply = error.code, {"type": error.code, "description": error.detail}
+        except Exception:  # e.g. the database busy: the request fails, the socket stays
+            log.exception("/v2/rtc request %s failed", name)
+            reply_type, reply = INTERNAL_ERROR, {"type": INTERNAL_ERROR, "description": "Something went wrong."}
         reply = {"rid": rid, **reply}
         if packet.ack_id is not None:
             self.socket.send(socketio.encode(SocketPacket(SocketType.ACK, [{"type": reply_type, **reply}],
@@ -267,6 +273,9 @@ class V2Dialect:
             principal, expires = await self.login(query.get("token", ""))
         except DomainError as error:
             return SocketSession(socket, self, None, error)
+        except Exception:  # refused like a bad token, rather than dropped without a word
+            log.exception("/v2/rtc session login failed")
+            return SocketSession(socket, self, None, DomainError(INTERNAL_ERROR, "Something went wrong."))
         session = self._resumable(principal, query.get("session_id"))
         if session is None:
             try:
