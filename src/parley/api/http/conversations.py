@@ -20,8 +20,9 @@ def include_custom_data(filters: Mapping[str, str]) -> bool:
 
 
 def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1",
-           nested_membership: bool = False) -> list[Route]:
-    """`nested_membership`: a user's conversations carry the membership as `_embedded.member` (v0.3)."""
+           nested_membership: bool = False, patch: bool = False) -> list[Route]:
+    """`nested_membership`: a user's conversations carry the membership as `_embedded.member`; `patch`: a
+    conversation is updated with PATCH too (both as the v0.3 clients do)."""
 
     async def list_conversations(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -66,6 +67,6 @@ def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1"
     return [
         resource(f"{prefix}/conversations", GET=list_conversations, POST=create_conversation),
         resource(prefix + "/conversations/{conversation_id:id}", GET=get_conversation, PUT=update_conversation,
-                 DELETE=delete_conversation),
+                 DELETE=delete_conversation, **({"PATCH": update_conversation} if patch else {})),
         resource(prefix + "/users/{user_id:id}/conversations", GET=user_conversations),
     ]
