@@ -180,6 +180,8 @@ test('@vonage/client-sdk 2.3.1 reads and updates conversations, members and user
     const invitee = await alice.sdk.inviteToConversation(cid, bob.name);
     await alice.sdk.updateConversation(cid, { displayName: 'after' }); // PATCH /v0.3/conversations/{id}
     assert.equal((await alice.sdk.getConversation(cid)).displayName, 'after');
+    const name = (await alice.sdk.getConversation(cid)).name;
+    assert.equal((await alice.sdk.getConversation(name)).id, cid); // by name too
     const members = await alice.sdk.getConversationMembers(cid, { order: 'asc', pageSize: 10 });
     assert.deepEqual(members.members.map((m) => [m.id, m.state]), [[mine, 'JOINED'], [invitee, 'INVITED']]);
     assert.equal((await alice.sdk.getConversationMember(cid, invitee)).user.name, bob.name);
