@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 
 from parley.api.auth import Authenticator
 from parley.api.errors import error_body
-from parley.api.http import conversations, docs, events, members, users
+from parley.api.http import conversations, docs, events, media, members, users
 from parley.api.http.common import Context, JSONResponse
 from parley.api.socket.engine import serve_websocket
 from parley.api.socket.legacy import LegacyDialect, LegacyServices
@@ -26,8 +26,10 @@ from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError
 from parley.domain.events import EventService
+from parley.domain.media import MediaService
 from parley.domain.members import MemberService
 from parley.domain.ports import EventSink, Store
+from parley.domain.push import PushService
 from parley.domain.users import UserService
 from parley.realtime.hub import Hub
 from parley.settings import Settings
@@ -55,6 +57,8 @@ class Services:
     conversations: ConversationService
     members: MemberService
     events: EventService
+    media: MediaService
+    push: PushService
 
 
 def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) -> Services:
@@ -65,6 +69,8 @@ def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) ->
         conversations=ConversationService(store, clock, limits, sink),
         members=members,
         events=EventService(store, clock, limits, sink),
+        media=MediaService(store, clock),
+        push=PushService(store, clock, limits),
     )
 
 
@@ -77,7 +83,8 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    legacy = LegacyDialect(authenticator, LegacyServices(svc.conversations, svc.members, svc.events, svc.users), hub)
+    legacy_services = LegacyServices(svc.conversations, svc.members, svc.events, svc.users, svc.push)
+    legacy = LegacyDialect(authenticator, legacy_services, hub)
 
     async def rtc(websocket: WebSocket) -> None:
         await serve_websocket(websocket, legacy)
@@ -88,6 +95,7 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         *members.routes(ctx, svc.members),
         *conversations.routes(ctx, svc.conversations),
         *users.routes(ctx, svc.users),
+        *media.routes(ctx, svc.media),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
         # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash

@@ -11,7 +11,7 @@ of issue 4.)
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from parley.api.auth import Authenticator
@@ -25,6 +25,7 @@ from parley.domain.members import MemberService
 from parley.domain.models import Event, Member
 from parley.domain.paging import Page, PageRequest
 from parley.domain.principal import Principal
+from parley.domain.push import PushService
 from parley.domain.users import UserService
 from parley.domain.validate import event_id_value
 from parley.realtime.hub import Hub
@@ -76,6 +77,7 @@ class Session:
     principal: Principal | None = None
     application_id: str = ""
     user_id: str = ""
+    login_device: dict[str, Any] = field(default_factory=dict)  # the login's device_id, device_type (Android)
     encoder: Callable[[Event], str] = encode_event
 
     @property
@@ -105,6 +107,7 @@ class LegacyServices:
     members: MemberService
     events: EventService
     users: UserService
+    push: PushService
 
 
 class LegacyDialect:
@@ -113,7 +116,7 @@ class LegacyDialect:
         self._svc = services
         self.hub = hub
         self._handlers: dict[str, Handler] = {
-            "session:login": self._login,
+            "session:login": self._login_on_device,
             "session:logout": self._logout,
             "user:conversations": self._user_conversations,
             "user:get": self._user_get,
@@ -129,6 +132,13 @@ class LegacyDialect:
             "text:delivered": self._event,
             "text:seen": self._event,
             "event:delete": self._event_delete,
+            "image": self._event,
+            "image:delivered": self._event,
+            "image:seen": self._event,
+            "push:register": self._push,
+            "push:unregister": self._push,
+            "push:subscribe": self._push,
+            "push:unsubscribe": self._push,
         }
 
     engine_version = 3
@@ -256,6 +266,35 @@ class LegacyDialect:
         event_id = event_id_value(_body(request).get("event_id"), "body.event_id")
         await self._svc.events.delete(principal, cid, event_id)
         return "event:delete:success", {"cid": cid, "body": {"event_id": event_id}}
+
+    async def _login_on_device(self, session: Session, request: dict[str, Any]) -> Reply:
+        """`session:login`; the Android SDK's login also names its device, which `push:register` registers."""
+        reply = await self._login(session, request)
+        body = _body(request)
+        session.login_device = {k: body[k] for k in ("device_id", "device_type") if k in body}
+        return reply
+
+    async def _push(self, session: Session, request: dict[str, Any]) -> Reply:
+        """`push:register|unregister|subscribe|unsubscribe`. The Android SDK waits for `<request>:success` or
+        `<request>:error` (reference 1.8), so a refusal is that event, with the API's code in `code`."""
+        name, body = str(request.get("_type")), _body(request)
+        try:
+            principal = _logged_in(session)
+            if name == "push:register":
+                device_id = body.get("device_id", session.login_device.get("device_id"))
+                device_type = body.get("device_type", session.login_device.get("device_type"))
+                device = await self._svc.push.register(principal, device_id, device_type, body.get("device_token"))
+                result: dict[str, Any] = {"device_id": device.id, "device_type": device.device_type}
+            elif name == "push:unregister":
+                await self._svc.push.unregister(principal, body.get("device_id"))
+                result = {"device_id": body.get("device_id")}
+            else:
+                cid = str(body.get("cid") or request.get("cid") or "")
+                await self._svc.push.subscribe(principal, cid, name == "push:subscribe")
+                result = {"cid": cid}
+        except DomainError as error:
+            return f"{name}:error", {"type": f"{name}:error", "code": error.code, "description": error.detail}
+        return f"{name}:success", {"body": result}
 
 
 def legacy_member(member: Member) -> dict[str, Any]:
