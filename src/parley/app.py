@@ -92,7 +92,7 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
         *events.routes(ctx, svc.events, settings.events_envelope),
-        *members.routes(ctx, svc.members),
+        *members.routes(ctx, svc.members, svc.events),
         *conversations.routes(ctx, svc.conversations),
         *users.routes(ctx, svc.users),
         *media.routes(ctx, svc.media),

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import httpx
+import jwt
 from PIL import Image
 from websockets.sync.client import ClientConnection
 
@@ -157,8 +158,18 @@ def test_push_registration_over_the_socket(parley_server: Server) -> None:
         name, refused = request(a, "push:unregister", {"tid": "p8", "body": {"device_id": f"phone-{suffix}"}})
         assert (name, refused["code"]) == ("push:unregister:error", "device:error:not-found")
 
-        assert request(a, "session:logout", {"tid": "p9", "body": {}})[0] == "session:logged-out"
-        name, refused = request(a, "push:register", {"tid": "p10", "body": {"device_token": "x"}})
-        assert (name, refused["code"]) == ("push:register:error", "session:invalid")
+        assert request(a, "session:logout", {"tid": "p12", "body": {}})[0] == "session:logged-out"
+        name, refused = request(a, "push:register", {"tid": "p13", "body": {"device_token": "x"}})
+        assert (name, refused.get("code")) == ("push:register:error", "session:invalid"), refused
+
+        # a token whose ACL grants conversations only may not register devices
+        now = int(time.time())
+        chat_only = jwt.encode({"application_id": parley_server.app_id, "iat": now, "exp": now + 600, "sub": alice,
+                                "acl": {"paths": {"/*/conversations/**": {}, "/*/sessions/**": {}}}},
+                               parley_server.private_key.read_text(), algorithm="RS256")
+        assert request(a, "session:login", {"tid": "p9", "body": {"token": chat_only}})[0] == "session:success"
+        assert request(a, "push:register", {"tid": "p10", "body": {"device_id": "d", "device_token": "t"}})[0] == (
+            "system:error:permission")
+        assert request(a, "push:subscribe", {"tid": "p11", "body": {"cid": cid}})[0] == "system:error:permission"
         still_quiet(a)
         still_quiet(b)
