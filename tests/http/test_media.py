@@ -209,3 +209,35 @@ async def test_oversize_files_and_decompression_bombs_get_413(small: Api) -> Non
     body = assert_error(await upload(small, bomb, filename="a.png"), 413, "http:error:request-too-large")
     assert "1000000 pixels" in body["detail"]
     assert (await upload(small, picture((1000, 1000), fmt="PNG"), filename="a.png")).status_code == 200
+
+
+async def test_image_responses_match_the_document(api: Api, small: Api) -> None:
+    from tests.http.test_openapi import Conformance
+
+    c = Conformance()
+    await api.user("alice")
+    await api.user("bob")
+    media = "/v3/media/{media_id}"
+    body = c.check(await upload(api, picture()), "/v1/image")
+    c.check(await upload(api, picture((20, 20), "RGBA", "PNG"), filename="a.png"), "/v1/image")
+    c.check(await upload(api, b"not an image"), "/v1/image")  # 400
+    c.check(await upload(api, picture(), fields={"quality_ratio": "x"}), "/v1/image")  # 400
+    c.check(await api.client.post("/v1/image", files={"file": ("a", picture())}), "/v1/image")  # 401
+    no_images = {"Authorization": f"Bearer {api.token('alice', acl={'paths': {'/*/users/**': {}}})}"}
+    c.check(await api.client.post("/v1/image", files={"file": ("a", picture())}, headers=no_images), "/v1/image")
+    c.check(await api.request("POST", "/v1/image", sub="alice", json={}), "/v1/image")  # 415
+    c.check(await upload(small, picture((2000, 1000), fmt="PNG")), "/v1/image")  # 413
+    got = await fetch(api, body["original"]["url"])
+    c.check(got, media)
+    c.check(await fetch(api, body["original"]["url"], headers={"If-None-Match": got.headers["etag"]}), media)  # 304
+    c.check(await api.client.get(body["original"]["url"]), media)  # 401
+    c.check(await api.client.get(body["original"]["url"], headers=no_images), media)  # 403
+    c.check(await fetch(api, "/v3/media/00000000-0000-4000-8000-000000000000"), media)  # 404
+    c.check(await api.request("DELETE", body["medium"]["url"], sub="bob"), media)  # 403
+    c.check(await api.request("DELETE", body["medium"]["url"], sub="alice"), media)  # 204
+    c.check(await api.request("DELETE", body["medium"]["url"], sub="alice"), media)  # 404
+    assert {status for method, template, status in c.seen if template == "/v1/image"} == {
+        "200", "400", "401", "403", "413", "415"}
+    assert {(method, status) for method, template, status in c.seen if template == media} == {
+        ("get", "200"), ("get", "304"), ("get", "401"), ("get", "403"), ("get", "404"), ("delete", "403"),
+        ("delete", "204"), ("delete", "404")}
