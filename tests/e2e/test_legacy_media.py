@@ -49,6 +49,14 @@ def login(server: Server, socket: ClientConnection, name: str, **device: str) ->
     assert request(socket, "session:login", {"tid": f"login-{name}", "body": body})[0] == "session:success"
 
 
+def read_state(server: Server, cid: str, name: str) -> dict[str, Any]:
+    response = httpx.get(f"{server.url}/v1/conversations/{cid}/members/me/read-state", timeout=10,
+                         headers={"Authorization": f"Bearer {user_token(server, name)}"})
+    assert response.status_code == 200, response.text
+    state: dict[str, Any] = response.json()
+    return state
+
+
 def jpeg(size: tuple[int, int]) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, "blue").save(out, "JPEG")
@@ -91,12 +99,17 @@ def test_an_image_is_uploaded_sent_fetched_and_seen(parley_server: Server) -> No
 
         # receipts: bob's client sends image:delivered by itself, then image:seen; alice gets both
         image_id = reply["body"]["id"]
+        assert read_state(parley_server, cid, bob)["unread_count"] == 1  # the image counts as unread
         for receipt in ("image:delivered", "image:seen"):
             ask = {"tid": f"r-{receipt}", "cid": cid, "from": members[bob], "body": {"event_id": image_id}}
             b.send("42" + json.dumps([receipt, ask]))
             assert frames(b, 2)[f"{receipt}:success"]["rid"] == f"r-{receipt}"
             seen = frames(a, 1)[receipt]
             assert (seen["from"], seen["body"]) == (members[bob], {"event_id": image_id})
+            # the receipts move bob's horizons, as text receipts do
+            state = read_state(parley_server, cid, bob)
+            horizon = "seen_event_id" if receipt == "image:seen" else "delivered_event_id"
+            assert (state[horizon], state["unread_count"]) == (image_id, 0 if receipt == "image:seen" else 1)
         # a receipt for an event that does not exist, or a malformed one: an error reply, the socket stays up
         missing = request(b, "image:seen", {"tid": "r-x", "cid": cid, "from": members[bob],
                                             "body": {"event_id": image_id + 100}})
@@ -140,6 +153,10 @@ def test_push_registration_over_the_socket(parley_server: Server) -> None:
         assert (name, refused["code"]) == ("push:register:error", "device:error:invalid")
         name, refused = request(a, "push:subscribe", {"tid": "p6", "body": {"cid": "CON-nope"}})
         assert (name, refused["code"]) == ("push:subscribe:error", "conversation:error:not-found")
+        for tid, bad in (("p6a", {"device_token": "  "}), ("p6b", {"device_token": "t", "device_id": "\x00"}),
+                         ("p6c", {"device_token": "t" * 5000}), ("p6d", {"device_token": 7})):
+            name, refused = request(a, "push:register", {"tid": tid, "body": bad})
+            assert (name, refused["code"]) == ("push:register:error", "device:error:invalid"), bad
 
         # a login without a device cannot register one unless the request names it
         login(parley_server, b, bob)
