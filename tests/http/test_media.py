@@ -241,3 +241,14 @@ async def test_image_responses_match_the_document(api: Api, small: Api) -> None:
     assert {(method, status) for method, template, status in c.seen if template == media} == {
         ("get", "200"), ("get", "304"), ("get", "401"), ("get", "403"), ("get", "404"), ("delete", "403"),
         ("delete", "204"), ("delete", "404")}
+
+
+async def test_representation_urls_use_the_public_url(store: Store, settings: Settings, api: Api) -> None:
+    app = build_app(store, dataclasses.replace(settings, public_url="https://chat.example.com/parley/"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://parley.internal:8080") as client:
+        behind_proxy = Api(client, api.keys, api.application_id)
+        await behind_proxy.user("alice")
+        body = (await upload(behind_proxy, picture())).json()
+    for name in ("original", "medium", "thumbnail"):
+        assert body[name]["url"] == f"https://chat.example.com/parley/v3/media/{body[name]['id']}"
