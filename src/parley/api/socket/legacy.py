@@ -2,10 +2,10 @@
 
 Every request is a socket.io event `[<type>, {tid, cid?, from?, body?}]`; the reply is the event
 `<type>:success` (login: `session:success`) or an error event, carrying `rid` = the request's `tid`.
-So far: the websocket transport, ping/pong, the session requests, the conversation, member and text requests,
-and events pushed through the hub; any other request gets an error reply and the socket stays healthy. (The
-polling transport, images, receipts' `state` maps, push registration and the cross-dialect mapping are the rest
-of issue 4.)
+So far: the websocket transport, ping/pong, the session requests, the conversation, member, text and image
+requests, receipts, push registration (`push:*`, the Android SDK's), and events pushed through the hub; any other
+request gets an error reply and the socket stays healthy. (The polling transport and the cross-dialect mapping
+are the rest of issue 4.)
 """
 
 from __future__ import annotations
