@@ -91,6 +91,16 @@ async def test_defaults_ratios_and_formats(api: Api) -> None:
     thumbnail = await fetch(api, body["thumbnail"]["url"])
     assert thumbnail.headers["content-type"] == "image/png"
     assert (opened(thumbnail).mode, opened(thumbnail).size) == ("RGBA", (15, 15))
+    # so does a colour-key transparency (a PNG tRNS chunk), while 16-bit grey and CMYK become RGB JPEG
+    for image, fmt, save, expected in ((Image.new("RGB", (10, 10)), "PNG", {"transparency": (0, 0, 0)}, "image/png"),
+                                       (Image.new("I;16", (10, 10), 999), "PNG", {}, "image/jpeg"),
+                                       (Image.new("CMYK", (10, 10)), "JPEG", {}, "image/jpeg")):
+        out = io.BytesIO()
+        image.save(out, fmt, **save)
+        body = (await upload(api, out.getvalue())).json()
+        original = await fetch(api, body["original"]["url"])
+        assert original.headers["content-type"] == expected, (image.mode, fmt)
+        assert opened(original).mode == ("RGBA" if expected == "image/png" else "RGB")
     # other formats become JPEG: a GIF, a BMP and a WebP
     for fmt in ("GIF", "BMP", "WEBP"):
         body = (await upload(api, picture((20, 10), fmt=fmt), filename=f"a.{fmt.lower()}")).json()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from parley.domain.errors import DomainError
 from parley.domain.media import ImageOptions, Rendition
@@ -33,7 +33,31 @@ def too_many_pixels(max_pixels: int) -> DomainError:
 def renditions(data: bytes, options: ImageOptions, max_pixels: int) -> list[Rendition]:
     """The three representations of an uploaded file, or a refusal: not an image, or too many pixels."""
     image = _decode(data, max_pixels)
-    transparent = image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info)
+    try:
+        return _represent(image, options)
+    except (OSError, ValueError) as exc:  # a mode or variant Pillow reads but cannot convert
+        raise not_an_image() from exc
+
+
+def _decode(data: bytes, max_pixels: int) -> Image.Image:
+    try:
+        image = Image.open(BytesIO(data), formats=ACCEPTED_FORMATS)
+        # The header gives the size before anything is decompressed: refuse a bomb before it explodes.
+        if image.width * image.height > max_pixels:
+            raise too_many_pixels(max_pixels)
+        image.load()  # the first frame of an animation
+        return ImageOps.exif_transpose(image) or image
+    except DomainError:
+        raise
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, should an operator raise ours past it
+        raise too_many_pixels(max_pixels) from exc
+    except Exception as exc:  # a malformed file can make a decoder raise nearly anything (struct.error...)
+        raise not_an_image() from exc
+
+
+def _represent(image: Image.Image, options: ImageOptions) -> list[Rendition]:
+    # alpha channels, and palette or colour-key transparency (`transparency` in the PNG/GIF info)
+    transparent = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     if transparent:
         image = image.convert("RGBA")
     elif image.mode not in ("RGB", "L"):
@@ -48,20 +72,6 @@ def renditions(data: bytes, options: ImageOptions, max_pixels: int) -> list[Rend
             made[size] = _encode(scaled, transparent, options.quality, kind)
         result.append(Rendition(kind, made[size].content_type, made[size].data))
     return result
-
-
-def _decode(data: bytes, max_pixels: int) -> Image.Image:
-    try:
-        image = Image.open(BytesIO(data), formats=ACCEPTED_FORMATS)
-        # The header gives the size before anything is decompressed: refuse a bomb before it explodes.
-        if image.width * image.height > max_pixels:
-            raise too_many_pixels(max_pixels)
-        image.load()  # the first frame of an animation
-        return ImageOps.exif_transpose(image) or image
-    except Image.DecompressionBombError as exc:  # Pillow's own limit, should an operator raise ours past it
-        raise too_many_pixels(max_pixels) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated, corrupt
-        raise not_an_image() from exc
 
 
 def _encode(image: Image.Image, transparent: bool, quality: int, kind: str) -> Rendition:
