@@ -1,9 +1,10 @@
 """Uploaded images decoded and re-encoded with Pillow: original, medium and thumbnail.
 
 This is CPU work (measured on the reference VM: ~70 ms for a 1.2-megapixel JPEG, 0.7 s for a 12-megapixel one,
-against ~250 us for a thread hop), so the upload handler runs it in a worker thread. Every representation is re-encoded, the original too: that
-applies the EXIF orientation, drops the metadata (a phone photo's GPS position) and guarantees the file is what
-its Content-Type says. Images with transparency become PNG, all others JPEG.
+against ~250 us for a thread hop), so the upload handler runs it in a worker thread. Every representation is
+re-encoded, the original too: that applies the EXIF orientation, drops the metadata (a phone photo's GPS
+position) and guarantees the file is what its Content-Type says. Images with transparency become PNG, all others
+JPEG.
 """
 
 from __future__ import annotations
