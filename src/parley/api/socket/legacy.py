@@ -104,8 +104,8 @@ class Session:
             self._expiry = None
         if self.principal is not None:
             self.dialect.hub.detach(self)
-            self.principal = None  # user_id stays: later requests are told the token expired
         self.principal = None
+        self.grant = None
 
     def _expire(self) -> None:
         self._expiry = None
@@ -413,7 +413,7 @@ REST_EQUIVALENTS: dict[str, tuple[str, str]] = {
 
 def _check_acl(session: Session, name: str, request: dict[str, Any]) -> None:
     equivalent = REST_EQUIVALENTS.get(name)
-    if session.grant is None or equivalent is None:
+    if session.grant is None or session.principal is None or equivalent is None:
         return
     method, template = equivalent
     path = template.format(user=session.user_id, cid=request.get("cid") or "-", member="-", event="-")
