@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 
 from parley.api.auth import Authenticator
 from parley.api.errors import error_body
-from parley.api.http import conversations, docs, events, members, sessions, users, v0_3
+from parley.api.http import conversations, docs, events, media, members, sessions, users, v0_3
 from parley.api.http.common import Context, JSONResponse
 from parley.api.socket.engine import serve_websocket
 from parley.api.socket.legacy import LegacyDialect, LegacyServices
@@ -27,8 +27,10 @@ from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError
 from parley.domain.events import EventService
+from parley.domain.media import MediaService
 from parley.domain.members import MemberService
 from parley.domain.ports import EventSink, Store
+from parley.domain.push import PushService
 from parley.domain.users import UserService
 from parley.realtime.hub import Hub
 from parley.realtime.sessions import SessionRegistry
@@ -57,6 +59,8 @@ class Services:
     conversations: ConversationService
     members: MemberService
     events: EventService
+    media: MediaService
+    push: PushService
 
 
 def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) -> Services:
@@ -67,6 +71,8 @@ def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) ->
         conversations=ConversationService(store, clock, limits, sink),
         members=members,
         events=EventService(store, clock, limits, sink),
+        media=MediaService(store, clock),
+        push=PushService(store, clock, limits),
     )
 
 
@@ -79,7 +85,8 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    legacy = LegacyDialect(authenticator, LegacyServices(svc.conversations, svc.members, svc.events, svc.users), hub)
+    legacy_services = LegacyServices(svc.conversations, svc.members, svc.events, svc.users, svc.push)
+    legacy = LegacyDialect(authenticator, legacy_services, hub)
 
     registry = SessionRegistry()
     v2 = V2Dialect(authenticator, hub, registry)
@@ -96,6 +103,7 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         *members.routes(ctx, svc.members, svc.events),
         *conversations.routes(ctx, svc.conversations),
         *users.routes(ctx, svc.users, sessions=registry),
+        *media.routes(ctx, svc.media),
         # the client SDKs' paths
         *v0_3.routes(ctx, svc.conversations, svc.members, svc.events, svc.users, registry),
         *sessions.routes(ctx, registry),

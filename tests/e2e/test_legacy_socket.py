@@ -251,3 +251,12 @@ def test_a_tokens_acl_governs_every_socket_request(parley_server: Server) -> Non
         reply_name, reply = request(socket, "new:conversation", {"tid": "b", "body": {}})
         assert (reply_name, reply["rid"]) == ("system:error:permission", "b")
         assert "POST /v1/conversations" in reply["description"]
+
+
+def test_after_logout_requests_are_refused_as_logged_out_not_by_the_old_acl(parley_server: Server) -> None:
+    name = f"acl-out-{time.time_ns()}"
+    admin_post(parley_server, "/v1/users", {"name": name})
+    with rtc(parley_server) as socket:
+        login(socket, parley_server, name, acl={"paths": {"/*/sessions/**": {}}})
+        assert request(socket, "session:logout", {"tid": "o", "body": {}})[0] == "session:logged-out"
+        assert request(socket, "user:conversations", {"tid": "u"})[0] == "session:invalid"

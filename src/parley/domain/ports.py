@@ -14,7 +14,18 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from parley.domain.models import JSON, Application, Conversation, Event, Member, MemberState, Receipt, User
+from parley.domain.models import (
+    JSON,
+    Application,
+    Conversation,
+    Device,
+    Event,
+    Media,
+    Member,
+    MemberState,
+    Receipt,
+    User,
+)
 from parley.domain.paging import Scan
 
 
@@ -39,6 +50,32 @@ class NewEvent:
     @property
     def from_member(self) -> str | None:
         return self.sender.id if self.sender else None
+
+
+class MediaStore(Protocol):
+    """Uploaded images: the bytes live in the database, so every host of a scaled-out deployment serves them."""
+
+    async def insert_media(self, items: Sequence[Media]) -> None:
+        """All representations of one image, in one transaction."""
+    async def media(self, application_id: str, media_id: str) -> Media | None: ...
+    async def delete_image(self, application_id: str, image_id: str) -> int:
+        """Every representation of the image; how many were deleted."""
+
+
+class DeviceStore(Protocol):
+    """Push devices and per-conversation push preferences (the push sender reads them)."""
+
+    async def save_device(self, device: Device, max_per_user: int) -> None:
+        """Insert or update the device by (application, id): a device belongs to one user at a time, and its push
+        token to one device. Refuses with `device:error:max-device-limit` a user's device beyond `max_per_user`."""
+    async def device(self, application_id: str, device_id: str) -> Device | None: ...
+    async def devices_of_user(self, application_id: str, user_id: str) -> Sequence[Device]: ...
+    async def delete_device(self, application_id: str, device_id: str) -> bool: ...
+    async def set_push_subscription(
+        self, application_id: str, user_id: str, conversation_id: str, subscribed: bool, when: str
+    ) -> None: ...
+    async def push_subscriptions(self, application_id: str, user_id: str) -> Mapping[str, bool]:
+        """conversation id -> subscribed, for the conversations the user said something about."""
 
 
 class ConversationTx(Protocol):
@@ -66,7 +103,7 @@ class ConversationTx(Protocol):
     async def delete_conversation(self, when: str) -> None: ...
 
 
-class Store(Protocol):
+class Store(MediaStore, DeviceStore, Protocol):
     async def close(self) -> None: ...
 
     # applications (tenants)

@@ -13,6 +13,8 @@ from parley.domain.paging import Scan
 from parley.domain.ports import ConversationTx, EventFilter, NewEvent
 from parley.store import rows
 from parley.store.backend import Backend, Connection, UniqueViolation
+from parley.store.devices import SQLDevices
+from parley.store.media import SQLMedia
 from parley.store.rows import (
     CONVERSATION_COLUMNS,
     EVENT_COLUMNS,
@@ -152,7 +154,7 @@ class SQLConversationTx:
                                when, self._snapshot.id)
 
 
-class SQLStore:
+class SQLStore(SQLMedia, SQLDevices):
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
 

@@ -2,10 +2,10 @@
 
 Every request is a socket.io event `[<type>, {tid, cid?, from?, body?}]`; the reply is the event
 `<type>:success` (login: `session:success`) or an error event, carrying `rid` = the request's `tid`.
-So far: the websocket transport, ping/pong, the session requests, the conversation, member and text requests,
-and events pushed through the hub; any other request gets an error reply and the socket stays healthy. (The
-polling transport, images, receipts' `state` maps, push registration and the cross-dialect mapping are the rest
-of issue 4.)
+So far: the websocket transport, ping/pong, the session requests, the conversation, member, text and image
+requests, receipts, push registration (`push:*`, the Android SDK's), and events pushed through the hub; any other
+request gets an error reply and the socket stays healthy. (The polling transport and the cross-dialect mapping
+are the rest of issue 4.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from parley.api.auth import Authenticator, SessionGrant
@@ -28,6 +28,7 @@ from parley.domain.members import MemberService
 from parley.domain.models import Event, Member
 from parley.domain.paging import Page, PageRequest
 from parley.domain.principal import Principal
+from parley.domain.push import PushService
 from parley.domain.users import UserService
 from parley.domain.validate import event_id_value
 from parley.realtime.hub import Hub
@@ -83,6 +84,7 @@ class Session:
     principal: Principal | None = None
     application_id: str = ""
     user_id: str = ""
+    login_device: dict[str, Any] = field(default_factory=dict)  # the login's device_id, device_type (Android)
     encoder: Callable[[Event], str] = encode_event
     grant: SessionGrant | None = None
     _expiry: asyncio.TimerHandle | None = None
@@ -105,8 +107,8 @@ class Session:
             self._expiry = None
         if self.principal is not None:
             self.dialect.hub.detach(self)
-            self.principal = None  # user_id stays: later requests are told the token expired
         self.principal = None
+        self.grant = None
 
     def _expire(self) -> None:
         self._expiry = None
@@ -143,6 +145,7 @@ class LegacyServices:
     members: MemberService
     events: EventService
     users: UserService
+    push: PushService
 
 
 class LegacyDialect:
@@ -151,7 +154,7 @@ class LegacyDialect:
         self._svc = services
         self.hub = hub
         self._handlers: dict[str, Handler] = {
-            "session:login": self._login,
+            "session:login": self._login_on_device,
             "session:logout": self._logout,
             "session:update-token": self._update_token,
             "conversation:delete": self._conversation_delete,
@@ -169,6 +172,13 @@ class LegacyDialect:
             "text:delivered": self._event,
             "text:seen": self._event,
             "event:delete": self._event_delete,
+            "image": self._event,
+            "image:delivered": self._event,
+            "image:seen": self._event,
+            "push:register": self._push,
+            "push:unregister": self._push,
+            "push:subscribe": self._push,
+            "push:unsubscribe": self._push,
         }
 
     engine_version = 3
@@ -320,6 +330,35 @@ class LegacyDialect:
         await self._svc.events.delete(principal, cid, event_id)
         return "event:delete:success", {"cid": cid, "body": {"event_id": event_id}}
 
+    async def _login_on_device(self, session: Session, request: dict[str, Any]) -> Reply:
+        """`session:login`; the Android SDK's login also names its device, which `push:register` registers."""
+        reply = await self._login(session, request)
+        body = _body(request)
+        session.login_device = {k: body[k] for k in ("device_id", "device_type") if k in body}
+        return reply
+
+    async def _push(self, session: Session, request: dict[str, Any]) -> Reply:
+        """`push:register|unregister|subscribe|unsubscribe`. The Android SDK waits for `<request>:success` or
+        `<request>:error` (reference 1.8), so a refusal is that event, with the API's code in `code`."""
+        name, body = str(request.get("_type")), _body(request)
+        try:
+            principal = _logged_in(session)
+            if name == "push:register":
+                device_id = body.get("device_id", session.login_device.get("device_id"))
+                device_type = body.get("device_type", session.login_device.get("device_type"))
+                device = await self._svc.push.register(principal, device_id, device_type, body.get("device_token"))
+                result: dict[str, Any] = {"device_id": device.id, "device_type": device.device_type}
+            elif name == "push:unregister":
+                await self._svc.push.unregister(principal, body.get("device_id"))
+                result = {"device_id": body.get("device_id")}
+            else:
+                cid = str(body.get("cid") or request.get("cid") or "")
+                await self._svc.push.subscribe(principal, cid, name == "push:subscribe")
+                result = {"cid": cid}
+        except DomainError as error:
+            return f"{name}:error", {"type": f"{name}:error", "code": error.code, "description": error.detail}
+        return f"{name}:success", {"body": result}
+
 
 def legacy_member(member: Member) -> dict[str, Any]:
     """A member as `conversation:get` lists it: every member needs a `timestamp` object (reference §1.4)."""
@@ -367,12 +406,17 @@ REST_EQUIVALENTS: dict[str, tuple[str, str]] = {
     **{event_type: ("POST", "/v1/conversations/{cid}/events") for event_type in (
         "text", "image", "text:typing:on", "text:typing:off", "text:delivered", "text:seen", "image:delivered",
         "image:seen")},
+    # push registration: the documented ACL paths `/*/devices/**` (register devices) and `/*/push/**`
+    "push:register": ("PUT", "/v1/devices/-"),
+    "push:unregister": ("DELETE", "/v1/devices/-"),
+    "push:subscribe": ("PUT", "/v1/push/{cid}"),
+    "push:unsubscribe": ("DELETE", "/v1/push/{cid}"),
 }
 
 
 def _check_acl(session: Session, name: str, request: dict[str, Any]) -> None:
     equivalent = REST_EQUIVALENTS.get(name)
-    if session.grant is None or equivalent is None:
+    if session.grant is None or session.principal is None or equivalent is None:
         return
     method, template = equivalent
     path = template.format(user=session.user_id, cid=request.get("cid") or "-", member="-", event="-")
