@@ -92,6 +92,8 @@ def test_every_operation_has_an_id_summary_and_success_status() -> None:
         expected = {"POST": {"201"}, "DELETE": {"204"}}.get(method, {"200"})
         if (method, path) == ("POST", "/v1/image"):
             expected = {"200"}  # the IPS upload: the clients accept exactly 200
+        if (method, path) == ("POST", "/v2/rtc/metrics"):
+            expected = {"204"}  # nothing is created
         assert successes == expected, (method, path)
     assert len(ids) == len(set(ids))
 

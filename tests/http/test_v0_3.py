@@ -143,3 +143,10 @@ async def test_patch_updates_a_conversation_and_names_find_users_and_conversatio
     assert_error(await api.request("GET", "/v0.3/users/nobody"), 404, "user:error:not-found")
     assert_error(await api.request("PATCH", f"/v0.3/conversations/{cid}", json={"display_name": 5}), 400,
                  "http:error:validation-fail")
+
+
+async def test_reconnection_metrics_are_accepted_from_the_applications_tokens(api: Api) -> None:
+    await api.user("alice")
+    response = await api.request("POST", "/v2/rtc/metrics", sub="alice", json={"session_id": "SES-x", "metrics": {}})
+    assert response.status_code == 204 and response.content == b""
+    assert_error(await api.client.post("/v2/rtc/metrics", json={}), 401, "system:error:missing-token")

@@ -1,6 +1,8 @@
 """`PUT /v0.2/sessions/{session_id}`: a client refreshes its session's token (`refreshSession`, nexmo-client
 `updateToken`). The new token is the request's own bearer token (the SDK sends an empty JSON string as the
-body); the session must be one of that token's user's, open in this process. The reply is `{session_id}`."""
+body); the session must be one of that token's user's, open in this process. The reply is `{session_id}`.
+
+`POST /v2/rtc/metrics`: the client SDKs report how long a reconnection took; accepted and not kept."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.auth import bearer_token
-from parley.api.http.common import Context, JSONResponse, resource
+from parley.api.http.common import Context, JSONResponse, empty, resource
 from parley.domain.errors import DomainError
 from parley.realtime.sessions import SessionRegistry
 
@@ -28,4 +30,9 @@ def routes(ctx: Context, sessions: SessionRegistry) -> list[Route]:
         session.extend((await ctx.authenticator.session(token, request.scope["path"])).expires)
         return JSONResponse({"session_id": session.id})
 
-    return [resource("/v0.2/sessions/{session_id:id}", PUT=update_session)]
+    async def metrics(request: Request) -> Response:
+        await ctx.principal(request)
+        return empty()
+
+    return [resource("/v0.2/sessions/{session_id:id}", PUT=update_session),
+            resource("/v2/rtc/metrics", POST=metrics)]
