@@ -16,24 +16,25 @@ function client() {
     loggingLevel: process.env.PARLEY_SDK_LOG || 'Assert', rtcStatsTelemetry: false });
 }
 
-// Every conversationEvent a client gets, and a way to wait for one.
-function recorder(sdk) {
-  const seen = [];
+// Every event of the given names an emitter raises (the last argument of each), and a way to wait for one.
+function recorder(emitter, names = ['conversationEvent']) {
+  const log = [];
   const waiting = [];
-  sdk.on('conversationEvent', (event) => {
-    seen.push(event);
+  const record = (name, event) => {
+    log.push([name, event]);
     for (const waiter of [...waiting]) {
-      if (waiter.matches(event)) {
+      if (waiter.matches(event, name)) {
         waiting.splice(waiting.indexOf(waiter), 1);
         waiter.resolve(event);
       }
     }
-  });
+  };
+  for (const name of names) emitter.on(name, (...args) => record(name, args.at(-1)));
   return {
-    seen,
+    get seen() { return log.map(([, event]) => event); },
     next(matches) {
-      const found = seen.find(matches);
-      return found ? Promise.resolve(found) : new Promise((resolve) => waiting.push({ matches, resolve }));
+      const found = log.find(([name, event]) => matches(event, name));
+      return found ? Promise.resolve(found[1]) : new Promise((resolve) => waiting.push({ matches, resolve }));
     },
   };
 }
@@ -327,16 +328,25 @@ test('nexmo-client 4.1.0 and @vonage/client-sdk 2.3.1 in one conversation: texts
 
       // legacy -> modern: a `text` arrives as a text message; the modern receipts update the legacy sender's
       // copy (text:delivered / text:seen)
-      const legacySeen = new Promise((resolve) => conversation.on('text:seen', (member, event) => resolve(event)));
+      const receipts = recorder(conversation, ['text:delivered', 'text:seen']);
       const sent = await conversation.sendText('from legacy');
       const message = await modern.events.next(ofKind('message:text', cid, (e) => e.from.memberId === legacyMember));
       assert.equal(message.body.text, 'from legacy');
       assert.equal(message.id, sent.id);
       await modern.sdk.sendMessageSeenEvent(message.id, cid);
-      await legacySeen;
+      for (const kind of ['text:delivered', 'text:seen']) { // (nexmo-client passes the text a receipt is for)
+        await receipts.next((text, name) => name === kind && text.id === sent.id);
+      }
       const state = conversation.events.get(sent.id).state;
       assert.deepEqual(Object.keys(state.seen_by), [modernMember]);
       assert.deepEqual(Object.keys(state.delivered_to), [modernMember]);
+
+      // an image message is a legacy `image` whose representations all point at its url
+      const image = new Promise((resolve) => conversation.on('image', (sender, event) => resolve(event)));
+      await modern.sdk.sendMessageImageEvent(cid, new URL('https://example.com/cat.jpg'));
+      const { representations } = (await image).body;
+      assert.deepEqual([representations.original.url, representations.thumbnail.url],
+        ['https://example.com/cat.jpg', 'https://example.com/cat.jpg']);
 
       // typing: the legacy indicator is an ephemeral {typing} for the modern client, and back
       await conversation.startTyping();
