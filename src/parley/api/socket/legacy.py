@@ -44,10 +44,15 @@ def event_payload(event: Event) -> dict[str, Any]:
     payload: dict[str, Any] = {"id": event.id, "type": event.type, "cid": event.conversation_id,
                                "body": event.body, "timestamp": event.timestamp}
     sender = event.from_member
-    if event.type.startswith("member:") and isinstance(event.body.get("member_id"), str):
-        # In this dialect a member event is `from` the member whose state it changes (the client applies it
-        # to `members.get(event.from)`), not from whoever acted.
-        sender = event.body["member_id"]
+    if event.type.startswith("member:"):
+        # nexmo-conversation 0.1.x copies every key of a member event's body onto its Member object, so a
+        # `conversation` key would replace the member's link to its Conversation (and crash the next event);
+        # the later SDKs skip that key and none reads it.
+        payload["body"] = {k: v for k, v in event.body.items() if k != "conversation"}
+        if isinstance(event.body.get("member_id"), str):
+            # In this dialect a member event is `from` the member whose state it changes (the client applies it
+            # to `members.get(event.from)`), not from whoever acted.
+            sender = event.body["member_id"]
     if sender:
         payload["from"] = sender
     if event.to_member:
