@@ -9,8 +9,8 @@
 - Errors are engine.io's own JSON (`{"code":1,"message":"Session ID unknown"}`), status 400 (403 for
   `Forbidden`, 413 for an oversized body, which also ends the session: its packets are lost).
 
-A session on polling that hears nothing from its client for `pingInterval + pingTimeout` is closed; a poll that
-is pending then is answered with the close packet `1`.
+A session on polling that gets no packet (no POST) from its client for `pingInterval + pingTimeout` is closed;
+a poll that is pending then is answered with the close packet `1`.
 """
 
 from __future__ import annotations
@@ -126,9 +126,9 @@ async def serve_polling(engine: Engine, request: Request) -> Response:
     polling = session.polling
     if polling is None:  # the session is on a websocket
         return engine_error(EngineError.BAD_REQUEST)
-    polling.heard()
     if request.method == "GET":
         return await _get(engine, session, polling, request)
+    polling.heard()  # as engine.io: only packets from the client (pings, pongs, messages) prove it alive
     return await _post(engine, session, request)
 
 
