@@ -188,16 +188,17 @@ class Engine:
     async def _upgrade(self, websocket: WebSocket, sid: str) -> None:
         session = self.sessions.get(sid)
         polling = session.polling if session is not None else None
-        if session is None or polling is None or polling.upgrading:
+        if session is None or polling is None or polling.probed:
             await websocket.close(code=1008)  # refused before the handshake completes: an HTTP 403
             return
+        polling.probed = True  # one upgrade attempt at a time
         await websocket.accept()
         try:
             probed = await asyncio.wait_for(self._probe(websocket, polling), self.config.upgrade_timeout_s)
         except (TimeoutError, WebSocketDisconnect):
             probed = False
         if not probed or session.closed:
-            polling.upgrading = False  # the session goes on polling
+            polling.upgrading = polling.probed = False  # the session goes on polling
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await websocket.close()
             return

@@ -65,7 +65,8 @@ class Polling:
     def __init__(self, version: int) -> None:
         self.version = version
         self.frames: list[str] = []
-        self.upgrading = False  # a websocket of the session has been probed: answer polls at once
+        self.probed = False  # a websocket of the session is open, not yet upgraded
+        self.upgrading = False  # that websocket answered the probe: answer polls at once
         self.polled = False  # a GET is pending
         self.ended = False  # the session closed: a pending poll gets the close packet
         self.moved = False  # the session moved to a websocket: a pending poll gets a noop
