@@ -1,11 +1,11 @@
-"""The In-App Messaging socket-RPC dialect on `/rtc` (nexmo-client <= 4.x): Engine.IO 3 over a websocket.
+"""The In-App Messaging socket-RPC dialect on `/rtc` (nexmo-client <= 4.x, nexmo-conversation 0.1.x): Engine.IO 3.
 
 Every request is a socket.io event `[<type>, {tid, cid?, from?, body?}]`; the reply is the event
 `<type>:success` (login: `session:success`) or an error event, carrying `rid` = the request's `tid`.
-So far: the websocket transport, ping/pong, the session requests, the conversation, member and text requests,
-and events pushed through the hub; any other request gets an error reply and the socket stays healthy. (The
-polling transport, images, receipts' `state` maps, push registration and the cross-dialect mapping are the rest
-of issue 4.)
+So far: the session requests, the conversation, member and text requests, and events pushed through the hub
+(the transports, websocket and polling, are the engine's); any other request gets an error reply and the socket
+stays healthy. (Images, receipts' `state` maps, push registration and the cross-dialect mapping are the rest of
+issue 4.)
 """
 
 from __future__ import annotations
