@@ -230,7 +230,8 @@ async def test_unknown_sessions_get_the_engine_io_error() -> None:
         with pytest.raises(InvalidStatus) as refused:
             async with connect(served.ws_url("EIO=3&transport=websocket&sid=nope")):
                 pass
-        assert refused.value.response.status_code == 403
+        assert refused.value.response.status_code == 400
+        assert json.loads(refused.value.response.body or b"") == {"code": 1, "message": "Session ID unknown"}
 
 
 async def test_bad_requests_get_engine_io_errors_and_the_session_survives_a_bad_payload() -> None:
@@ -300,9 +301,11 @@ async def test_straight_websocket_sessions_need_their_version(version: int) -> N
             await ws.send("4hey")
             assert await ws.recv() == "4echo:hey"
         other = 4 if version == 3 else 3
-        with pytest.raises((InvalidStatus, ConnectionClosed)):
-            async with connect(served.ws_url(f"EIO={other}&transport=websocket")) as ws:
-                await ws.recv()
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(served.ws_url(f"EIO={other}&transport=websocket")):
+                pass
+        assert refused.value.response.status_code == 400
+        assert json.loads(refused.value.response.body or b"")["code"] == 5
 
 
 async def test_websocket_origins_are_checked() -> None:

@@ -31,7 +31,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from parley.api.socket.engineio import Packet, PacketType, ProtocolError, decode_packet, encode_packet
-from parley.api.socket.polling import Polling, serve_polling
+from parley.api.socket.polling import EngineError, Polling, engine_error, serve_polling
 from parley.realtime.hub import Outbox
 
 PING_INTERVAL_MS = 25_000
@@ -173,8 +173,11 @@ class Engine:
     async def websocket(self, websocket: WebSocket) -> None:
         """A websocket: a new session (`?EIO=<v>&transport=websocket`), or a polling session upgrading (`&sid=`)."""
         query = websocket.query_params
-        if query.get("EIO") != str(self.version) or query.get("transport") != "websocket":
-            await websocket.close(code=1002)
+        if query.get("transport") != "websocket":
+            await _refuse(websocket, EngineError.TRANSPORT_UNKNOWN)
+            return
+        if query.get("EIO") != str(self.version):
+            await _refuse(websocket, EngineError.UNSUPPORTED_PROTOCOL_VERSION)
             return
         sid = query.get("sid")
         if sid is not None:
@@ -188,8 +191,11 @@ class Engine:
     async def _upgrade(self, websocket: WebSocket, sid: str) -> None:
         session = self.sessions.get(sid)
         polling = session.polling if session is not None else None
-        if session is None or polling is None or polling.probed:
-            await websocket.close(code=1008)  # refused before the handshake completes: an HTTP 403
+        if session is None:
+            await _refuse(websocket, EngineError.SESSION_ID_UNKNOWN)
+            return
+        if polling is None or polling.probed:  # on a websocket already, or upgrading
+            await _refuse(websocket, EngineError.BAD_REQUEST)
             return
         polling.probed = True  # one upgrade attempt at a time
         await websocket.accept()
@@ -240,6 +246,14 @@ class Engine:
         finally:
             await self.close(session)
             await outbox.close()
+
+
+async def _refuse(websocket: WebSocket, error: EngineError) -> None:
+    """Refuse a handshake with engine.io's error body (status 400) where the server can send one, else a 403."""
+    try:
+        await websocket.send_denial_response(engine_error(error))
+    except RuntimeError:
+        await websocket.close(code=1008)
 
 
 async def serve_websocket(websocket: WebSocket, dialect: Dialect) -> None:
