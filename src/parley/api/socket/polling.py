@@ -6,6 +6,9 @@
   in protocol 3 (lengths in UTF-16 code units), frames joined by `\\x1e` in protocol 4. One poll at a time.
 - `POST …&sid=<id>` carries a payload of client packets; they are handled in order before the `ok` answer, so
   the replies they queue are in the session before the client's next request can be.
+- `b64=1` (sent by engine.io-client 3.x under Node, whose XHR lacks `responseType`) is accepted and changes
+  nothing: it only concerns binary packets, which these dialects never send. JSONP (`j=`) is refused: it is
+  engine.io-client's fallback for browsers without XHR, which none of the target SDKs run in.
 - Errors are engine.io's own JSON (`{"code":1,"message":"Session ID unknown"}`), status 400 (403 for
   `Forbidden`, 413 for an oversized body, which also ends the session: its packets are lost).
 
