@@ -221,6 +221,7 @@ class Engine:
         if await websocket.receive_text() != encode_packet(Packet(PacketType.PING, "probe")):
             return False
         await websocket.send_text(encode_packet(Packet(PacketType.PONG, "probe")))
+        polling.heard()  # the client has paused polling to upgrade: it must not expire meanwhile
         polling.upgrading = True
         polling.wake()
         return await websocket.receive_text() == encode_packet(Packet(PacketType.UPGRADE))
