@@ -221,6 +221,21 @@ async def test_a_failed_probe_leaves_the_session_on_polling() -> None:
         assert await poll(client, served, 3, sid) == [Packet(PacketType.MESSAGE, "echo:still")]
 
 
+async def test_one_upgrade_at_a_time() -> None:
+    async with serving(3) as served, httpx.AsyncClient() as client:
+        sid, _ = await handshake(client, served, 3)
+        async with connect(served.ws_url(f"EIO=3&transport=websocket&sid={sid}")) as ws:
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(served.ws_url(f"EIO=3&transport=websocket&sid={sid}")):
+                    pass
+            assert json.loads(refused.value.response.body or b"") == {"code": 3, "message": "Bad request"}
+            await ws.send("2probe")
+            assert await ws.recv() == "3probe"
+            await ws.send("5")
+            await ws.send("4x")
+            assert await ws.recv() == "4echo:x"
+
+
 async def test_unknown_sessions_get_the_engine_io_error() -> None:
     async with serving(3) as served, httpx.AsyncClient() as client:
         for method in ("GET", "POST"):
