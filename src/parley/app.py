@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket
 from parley.api.auth import Authenticator
 from parley.api.cors import CORS, Origins
 from parley.api.errors import error_body
-from parley.api.http import conversations, docs, events, members, users
+from parley.api.http import conversations, docs, events, media, members, users
 from parley.api.http.common import Context, JSONResponse
 from parley.api.socket.engine import Engine
 from parley.api.socket.legacy import LegacyDialect, LegacyServices
@@ -28,8 +28,10 @@ from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError
 from parley.domain.events import EventService
+from parley.domain.media import MediaService
 from parley.domain.members import MemberService
 from parley.domain.ports import EventSink, Store
+from parley.domain.push import PushService
 from parley.domain.users import UserService
 from parley.realtime.hub import Hub
 from parley.settings import Settings
@@ -57,6 +59,8 @@ class Services:
     conversations: ConversationService
     members: MemberService
     events: EventService
+    media: MediaService
+    push: PushService
 
 
 def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) -> Services:
@@ -67,6 +71,8 @@ def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) ->
         conversations=ConversationService(store, clock, limits, sink),
         members=members,
         events=EventService(store, clock, limits, sink),
+        media=MediaService(store, clock),
+        push=PushService(store, clock, limits),
     )
 
 
@@ -79,8 +85,8 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    legacy = Engine(LegacyDialect(authenticator, LegacyServices(svc.conversations, svc.members, svc.events,
-                                                                svc.users), hub))
+    legacy_services = LegacyServices(svc.conversations, svc.members, svc.events, svc.users, svc.push)
+    legacy = Engine(LegacyDialect(authenticator, legacy_services, hub))
 
     async def rtc(websocket: WebSocket) -> None:
         await legacy.websocket(websocket)
@@ -88,9 +94,10 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
         *events.routes(ctx, svc.events, settings.events_envelope),
-        *members.routes(ctx, svc.members),
+        *members.routes(ctx, svc.members, svc.events),
         *conversations.routes(ctx, svc.conversations),
         *users.routes(ctx, svc.users),
+        *media.routes(ctx, svc.media),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
         # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash. An HTTP route

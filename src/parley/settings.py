@@ -30,6 +30,8 @@ def limits_from_env() -> Limits:
         max_custom_body_bytes=_int("PARLEY_MAX_CUSTOM_BODY_BYTES", base.max_custom_body_bytes),
         max_members=_int("PARLEY_MAX_MEMBERS", base.max_members),
         max_custom_data_bytes=_int("PARLEY_MAX_CUSTOM_DATA_BYTES", base.max_custom_data_bytes),
+        max_image_bytes=_int("PARLEY_MAX_IMAGE_BYTES", base.max_image_bytes),
+        max_image_pixels=_int("PARLEY_MAX_IMAGE_PIXELS", base.max_image_pixels),
     )
 
 

@@ -1,5 +1,5 @@
 """A real browser: the unmodified nexmo-client 4.1.0 bundle in headless Chromium, on a page from another origin
-than parley, with its Worker + IndexedDB cache on (tests/e2e/js/browser/cache.browser.mjs).
+than parley, with its Worker + IndexedDB cache on (tests/e2e/js/chromium/cache.mjs).
 
 Chromium is Debian's package (`apt-get install -y chromium`; ./scripts/test installs it when it can), driven by
 playwright-core from tests/e2e/js (Playwright's own browser download cannot work here). One backend is enough:
@@ -32,7 +32,7 @@ def test_nexmo_client_in_chromium_with_its_cache(sqlite_server: Server) -> None:
     env = {**os.environ, "PARLEY_URL": sqlite_server.url, "PARLEY_APP_ID": sqlite_server.app_id,
            "PARLEY_PRIVATE_KEY": str(sqlite_server.private_key), "CHROMIUM": str(CHROMIUM), "NO_COLOR": "1"}
     try:
-        done = subprocess.run([node, "--test", "--test-reporter=spec", "browser/cache.browser.mjs"], cwd=JS_DIR,
+        done = subprocess.run([node, "--test", "--test-reporter=spec", "chromium/cache.mjs"], cwd=JS_DIR,
                               env=env, capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"the browser test did not finish within {NODE_TIMEOUT}s:\n{text(exc.stdout)}\n{text(exc.stderr)}"

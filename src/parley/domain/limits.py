@@ -17,3 +17,7 @@ class Limits:
     max_user_display_name_chars: int = 255
     max_url_chars: int = 2_048
     max_custom_data_bytes: int = 16_384  # properties.custom_data of users and conversations
+    max_image_bytes: int = 10_485_760  # an uploaded image file (Vonage documents none; iOS handles a 413)
+    # decoded pixels of an uploaded image: a small file can decode to gigabytes (a "decompression bomb")
+    max_image_pixels: int = 40_000_000
+    max_devices_per_user: int = 20  # push devices (`device:error:max-device-limit`)

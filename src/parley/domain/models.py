@@ -18,6 +18,37 @@ class Application:
 
 
 @dataclass(frozen=True)
+class Media:
+    """One stored representation (original, medium or thumbnail) of an uploaded image."""
+
+    application_id: str
+    id: str
+    image_id: str  # the upload it belongs to: its three representations share it
+    kind: str  # ORIGINAL, MEDIUM or THUMBNAIL
+    content_type: str
+    data: bytes
+    created: str
+    created_by: str | None  # the uploading user; None for an admin token
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class Device:
+    """A user's device registered for push notifications (what the push sender needs to reach it)."""
+
+    application_id: str
+    id: str  # the client's device id (Android: from its login; iOS: identifierForVendor)
+    user_id: str
+    device_type: str  # android or ios
+    token: str  # the push token (FCM registration token, APNs device token)
+    created: str
+    updated: str
+
+
+@dataclass(frozen=True)
 class User:
     application_id: str
     id: str
@@ -111,3 +142,28 @@ class Event:
     timestamp: str
     deleted: str | None = None
     from_user: UserRef | None = None
+    # Receipts of a text/image/message as the clients show them ({"seen_by": {member: ts}, ...}); filled only
+    # by the reads that need it (EventService.with_state).
+    state: JSON | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One member's receipt of one event (first one wins): kind is seen, delivered, submitted, rejected or
+    undeliverable."""
+
+    event_id: int
+    kind: str
+    member_id: str
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class ReadState:
+    """A member's horizons in a conversation and what it has not seen yet."""
+
+    member_id: str
+    seen_event_id: int
+    delivered_event_id: int
+    last_event_id: int
+    unread_count: int

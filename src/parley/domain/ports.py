@@ -14,7 +14,18 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from parley.domain.models import JSON, Application, Conversation, Event, Member, MemberState, User
+from parley.domain.models import (
+    JSON,
+    Application,
+    Conversation,
+    Device,
+    Event,
+    Media,
+    Member,
+    MemberState,
+    Receipt,
+    User,
+)
 from parley.domain.paging import Scan
 
 
@@ -41,6 +52,32 @@ class NewEvent:
         return self.sender.id if self.sender else None
 
 
+class MediaStore(Protocol):
+    """Uploaded images: the bytes live in the database, so every host of a scaled-out deployment serves them."""
+
+    async def insert_media(self, items: Sequence[Media]) -> None:
+        """All representations of one image, in one transaction."""
+    async def media(self, application_id: str, media_id: str) -> Media | None: ...
+    async def delete_image(self, application_id: str, image_id: str) -> int:
+        """Every representation of the image; how many were deleted."""
+
+
+class DeviceStore(Protocol):
+    """Push devices and per-conversation push preferences (the push sender reads them)."""
+
+    async def save_device(self, device: Device, max_per_user: int) -> None:
+        """Insert or update the device by (application, id): a device belongs to one user at a time, and its push
+        token to one device. Refuses with `device:error:max-device-limit` a user's device beyond `max_per_user`."""
+    async def device(self, application_id: str, device_id: str) -> Device | None: ...
+    async def devices_of_user(self, application_id: str, user_id: str) -> Sequence[Device]: ...
+    async def delete_device(self, application_id: str, device_id: str) -> bool: ...
+    async def set_push_subscription(
+        self, application_id: str, user_id: str, conversation_id: str, subscribed: bool, when: str
+    ) -> None: ...
+    async def push_subscriptions(self, application_id: str, user_id: str) -> Mapping[str, bool]:
+        """conversation id -> subscribed, for the conversations the user said something about."""
+
+
 class ConversationTx(Protocol):
     """One write transaction on one conversation, which is locked for its duration."""
 
@@ -50,6 +87,9 @@ class ConversationTx(Protocol):
 
     async def member(self, member_id: str) -> Member | None: ...
     async def live_member_of_user(self, user_id: str) -> Member | None: ...
+    async def user_is_live(self, user_id: str) -> bool:
+        """Whether the user exists and is not deleted; holds the user's row until the transaction ends, so a
+        concurrent user delete waits for this transaction (and then ends what it created)."""
     async def count_live_members(self) -> int: ...
     async def insert_member(self, member: Member) -> None: ...
     async def update_member(self, member: Member) -> None: ...
@@ -57,11 +97,13 @@ class ConversationTx(Protocol):
     async def event_by_key(self, key: str) -> Event | None: ...
     async def event(self, event_id: int) -> Event | None: ...
     async def mark_event_deleted(self, event_id: int, when: str) -> None: ...
+    async def add_receipt(self, receipt: Receipt) -> None:
+        """Record a receipt unless the member already has one of that kind for that event."""
     async def update_conversation(self, conversation: Conversation) -> None: ...
     async def delete_conversation(self, when: str) -> None: ...
 
 
-class Store(Protocol):
+class Store(MediaStore, DeviceStore, Protocol):
     async def close(self) -> None: ...
 
     # applications (tenants)
@@ -107,6 +149,15 @@ class Store(Protocol):
     async def events(
         self, application_id: str, conversation_id: str, scan: Scan, filter: EventFilter
     ) -> Sequence[Event]: ...
+    async def receipts(
+        self, application_id: str, conversation_id: str, event_ids: Sequence[int]
+    ) -> Sequence[Receipt]: ...
+    async def count_unread(
+        self, application_id: str, conversation_id: str, user_id: str, after_id: int, up_to_id: int | None,
+        types: Sequence[str],
+    ) -> int:
+        """Events of `types` with ids in (after_id, up_to_id], not deleted and not sent by any membership of
+        `user_id`."""
 
 
 class EventSink(Protocol):
