@@ -71,7 +71,9 @@ async function login(tab, token, polling) {
 const rows = (events) => events.filter((e) => e.type === 'text' || e.type.startsWith('member:'))
   .map((e) => [e.id, e.type, e.body?.text ?? null]);
 
-test('nexmo-client 4.1.0 in Chromium: a cross-origin chat, then the history from the server and the cache', async () => {
+// A hang fails the test within 90 s; `after` then closes the browser, so no Chromium outlives the run.
+test('nexmo-client 4.1.0 in Chromium: a cross-origin chat, then the history from the server and the cache',
+  { timeout: 90_000 }, async () => {
   const alice = await createUser('browser-alice');
   const bob = await createUser('browser-bob');
   const aliceToken = tokenGenerate(applicationId, privateKey, { subject: alice.name });
