@@ -11,16 +11,18 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from parley.api.auth import Authenticator
+from parley.api.cors import CORS, Origins
 from parley.api.errors import error_body
 from parley.api.http import conversations, docs, events, media, members, sessions, users, v0_3
 from parley.api.http.common import Context, JSONResponse
-from parley.api.socket.engine import serve_websocket
+from parley.api.socket.engine import Engine
 from parley.api.socket.legacy import LegacyDialect, LegacyServices
 from parley.api.socket.v2 import V2Dialect
 from parley.domain.clock import Clock, SystemClock
@@ -86,16 +88,16 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         return JSONResponse({"status": "ok"})
 
     legacy_services = LegacyServices(svc.conversations, svc.members, svc.events, svc.users, svc.push)
-    legacy = LegacyDialect(authenticator, legacy_services, hub)
+    legacy = Engine(LegacyDialect(authenticator, legacy_services, hub))
 
     registry = SessionRegistry()
-    v2 = V2Dialect(authenticator, hub, registry)
+    v2 = Engine(V2Dialect(authenticator, hub, registry))
 
     async def rtc(websocket: WebSocket) -> None:
-        await serve_websocket(websocket, legacy)
+        await legacy.websocket(websocket)
 
     async def v2_rtc(websocket: WebSocket) -> None:
-        await serve_websocket(websocket, v2)
+        await v2.websocket(websocket)
 
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
@@ -109,9 +111,14 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         *sessions.routes(ctx, registry),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
-        # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash
+        # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash. An HTTP route
+        # never matches a websocket handshake nor the reverse, so each path has one of each: polling, websocket.
+        Route("/rtc/", legacy.http, methods=["GET", "POST"]),
+        Route("/rtc", legacy.http, methods=["GET", "POST"]),
         WebSocketRoute("/rtc/", rtc),
         WebSocketRoute("/rtc", rtc),
+        Route("/v2/rtc/", v2.http, methods=["GET", "POST"]),
+        Route("/v2/rtc", v2.http, methods=["GET", "POST"]),
         WebSocketRoute("/v2/rtc/", v2_rtc),
         WebSocketRoute("/v2/rtc", v2_rtc),
     ]
@@ -157,7 +164,13 @@ def build_app(store: Store, settings: Settings, clock: Clock | None = None, sink
     """The ASGI application over an open store (tests use this directly)."""
     hub = Hub(store)
     svc = services(store, settings, clock or SystemClock(), sink or hub)
-    return Starlette(routes=http_routes(store, settings, svc, hub), exception_handlers=EXCEPTION_HANDLERS)
+    return Starlette(routes=http_routes(store, settings, svc, hub), exception_handlers=EXCEPTION_HANDLERS,
+                     middleware=middleware(settings))
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    # Around the routes, so preflights are answered before routing and authentication.
+    return [Middleware(CORS, origins=Origins(settings.cors_origins, settings.public_url))]
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
@@ -177,4 +190,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         finally:
             await store.close()
 
-    return Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    origins_checked = middleware(settings)  # a bad PARLEY_CORS_ORIGINS stops the server before it starts
+    return Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS, middleware=origins_checked)

@@ -35,6 +35,13 @@ def limits_from_env() -> Limits:
     )
 
 
+def cors_origins_from_env() -> tuple[str, ...]:
+    raw = os.environ.get("PARLEY_CORS_ORIGINS")
+    if raw is None:
+        return ("*",)
+    return tuple(entry.strip() for entry in raw.split(",") if entry.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
@@ -48,6 +55,9 @@ class Settings:
     key_cache_seconds: float = field(default_factory=lambda: float(os.environ.get("PARLEY_KEY_CACHE_SECONDS") or 5))
     max_token_lifetime_seconds: int = field(default_factory=lambda: _int("PARLEY_MAX_TOKEN_LIFETIME_SECONDS", 86_400))
     limits: Limits = field(default_factory=limits_from_env)
+    # Browser origins allowed to call the API and open sockets: `*` (unset) or a comma-separated list; an empty
+    # value allows only the server's own origin. See api/cors.py and the README for why `*` is the default.
+    cors_origins: tuple[str, ...] = field(default_factory=lambda: cors_origins_from_env())
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url(self.data_dir)

@@ -220,3 +220,22 @@ def test_a_users_open_sessions_are_listed_and_paged(parley_server: Server) -> No
             assert 0 < listed[0]["properties"]["ttl"] <= 600 + 30  # the token's life and the skew allowance
         status, error = get(parley_server, f"/v1/users/{user['id']}/sessions", user_token(parley_server, bob))
         assert (status, error["code"]) == (403, "system:error:permission")
+
+
+def test_the_session_dialect_also_runs_on_polling(parley_server: Server) -> None:
+    """socket.io-client 4 (nexmo-client 9.x) starts on HTTP long-polling unless told otherwise."""
+    name = f"v2-poll-{time.time_ns()}"
+    user = admin_post(parley_server, "/v1/users", {"name": name})
+    base = f"{parley_server.url}/v2/rtc/?EIO=4&transport=polling"
+    with urllib.request.urlopen(f"{base}&token={user_token(parley_server, name)}", timeout=5) as response:
+        opening = response.read().decode()
+    assert opening.startswith("0")
+    sid = json.loads(opening[1:])["sid"]
+    connect_ = urllib.request.Request(f"{base}&sid={sid}", data=b"40", method="POST")
+    with urllib.request.urlopen(connect_, timeout=5) as response:
+        assert response.status == 200
+    with urllib.request.urlopen(f"{base}&sid={sid}", timeout=5) as response:
+        packets = response.read().decode().split("\x1e")
+    assert packets[0].startswith('40{"sid":')
+    name_, payload = json.loads(packets[1][2:])
+    assert (name_, payload["body"]["user_id"]) == ("session:success", user["id"])

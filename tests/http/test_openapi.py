@@ -28,6 +28,7 @@ from starlette.routing import Route, WebSocketRoute
 
 import parley
 from parley.api.http import docs
+from parley.api.socket.engine import Engine
 from parley.app import build_app, http_routes, open_store, services
 from parley.domain.clock import SystemClock
 from parley.domain.ports import NoSink, Store
@@ -141,9 +142,11 @@ def _template(path: str) -> str:
 
 async def _routes(store: Store, settings: Settings) -> list[Route]:
     routes = http_routes(store, settings, services(store, settings, SystemClock(), NoSink()))
-    # HTTP routes only: the socket dialects (WebSocketRoute) are not part of the REST document
+    # REST routes only: the socket dialects (their websockets, and their Engine.IO polling transport served over
+    # plain HTTP) are not part of the REST document
     assert all(isinstance(route, Route | WebSocketRoute) for route in routes)
-    return [route for route in routes if isinstance(route, Route)]
+    return [route for route in routes
+            if isinstance(route, Route) and not isinstance(getattr(route.endpoint, "__self__", None), Engine)]
 
 
 async def test_document_lists_exactly_the_routes_the_app_serves(sqlite_store: tuple[Store, Settings]) -> None:

@@ -227,6 +227,8 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
                 ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
                 ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None, lifespan="on",
+                # a pending long-poll (Engine.IO polling) would otherwise hold a shutdown until its next frame
+                timeout_graceful_shutdown=5,
                 proxy_headers=False)  # parley trusts no X-Forwarded-* unless PARLEY_PUBLIC_URL says so
 
 

@@ -1,4 +1,4 @@
-"""The Engine.IO 4 heartbeat of `serve_websocket` (the server pings; a client that stops answering is closed),
+"""The Engine.IO 4 heartbeat on a straight websocket (the server pings; a client that stops answering is closed),
 with short intervals, over plain ASGI websocket messages and a dialect that echoes what it is given."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
 from starlette.websockets import WebSocket
 
-from parley.api.socket import engine
-from parley.api.socket.engine import EngineSocket, serve_websocket
+from parley.api.socket.engine import Engine, EngineConfig, EngineSocket
+
+SHORT = EngineConfig(ping_interval_ms=30, ping_timeout_ms=60)
 
 
 class Handler:
@@ -45,8 +45,8 @@ class Client:
         self.outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.incoming.put_nowait({"type": "websocket.connect"})
         scope = {"type": "websocket", "path": "/v2/rtc/", "query_string": query.encode(), "headers": []}
-        self.server = asyncio.ensure_future(serve_websocket(
-            WebSocket(scope, self.incoming.get, self._sent), dialect))
+        self.server = asyncio.ensure_future(Engine(dialect, SHORT).websocket(
+            WebSocket(scope, self.incoming.get, self._sent)))
 
     async def _sent(self, message: dict[str, Any]) -> None:
         await self.outgoing.put(message)
@@ -61,12 +61,6 @@ class Client:
 
     def send(self, text: str) -> None:
         self.incoming.put_nowait({"type": "websocket.receive", "text": text})
-
-
-@pytest.fixture(autouse=True)
-def short_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "PING_INTERVAL_MS", 30)
-    monkeypatch.setattr(engine, "PING_TIMEOUT_MS", 60)
 
 
 async def test_the_server_pings_and_an_answering_client_stays() -> None:
@@ -100,11 +94,3 @@ async def test_a_client_that_stops_answering_is_closed() -> None:
     assert message == {"type": "websocket.close", "code": 1000, "reason": ""}
     await client.server
     assert dialect.handlers[0].was_closed
-
-
-async def test_a_protocol_3_client_is_refused_on_a_protocol_4_path() -> None:
-    dialect = EchoDialect(4)
-    client = Client(dialect, "EIO=3&transport=websocket")
-    assert (await client.receive())["type"] == "websocket.close"  # before any accept: the upgrade is refused
-    await client.server
-    assert dialect.handlers == []

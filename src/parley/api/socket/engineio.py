@@ -64,7 +64,11 @@ def utf16_length(text: str) -> int:
 
 def encode_payload(packets: list[Packet], version: int) -> str:
     """Packets for one polling response."""
-    frames = [encode_packet(packet) for packet in packets]
+    return join_frames([encode_packet(packet) for packet in packets], version)
+
+
+def join_frames(frames: list[str], version: int) -> str:
+    """Already encoded packets (`4…`, as queued for a socket) for one polling response."""
     if version >= 4:
         return RECORD_SEPARATOR.join(frames)
     return "".join(f"{utf16_length(frame)}:{frame}" for frame in frames)

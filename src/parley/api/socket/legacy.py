@@ -1,11 +1,11 @@
-"""The In-App Messaging socket-RPC dialect on `/rtc` (nexmo-client <= 4.x): Engine.IO 3 over a websocket.
+"""The In-App Messaging socket-RPC dialect on `/rtc` (nexmo-client <= 4.x, nexmo-conversation 0.1.x): Engine.IO 3.
 
 Every request is a socket.io event `[<type>, {tid, cid?, from?, body?}]`; the reply is the event
 `<type>:success` (login: `session:success`) or an error event, carrying `rid` = the request's `tid`.
-So far: the websocket transport, ping/pong, the session requests, the conversation, member, text and image
-requests, receipts, push registration (`push:*`, the Android SDK's), and events pushed through the hub; any other
-request gets an error reply and the socket stays healthy. (The polling transport and the cross-dialect mapping
-are the rest of issue 4.)
+So far: the session requests, the conversation, member, text and image requests, receipts, push registration
+(`push:*`, the Android SDK's), and events pushed through the hub (the transports, websocket and polling, are the
+engine's); any other request gets an error reply and the socket stays healthy. (The cross-dialect mapping is the
+rest of issue 4.)
 """
 
 from __future__ import annotations
@@ -52,10 +52,15 @@ def event_payload(event: Event) -> dict[str, Any]:
     if event.state is not None:
         payload["state"] = event.state
     sender = event.from_member
-    if event.type.startswith("member:") and isinstance(event.body.get("member_id"), str):
-        # In this dialect a member event is `from` the member whose state it changes (the client applies it
-        # to `members.get(event.from)`), not from whoever acted.
-        sender = event.body["member_id"]
+    if event.type.startswith("member:"):
+        # nexmo-conversation 0.1.x copies every key of a member event's body onto its Member object, so a
+        # `conversation` key would replace the member's link to its Conversation (and crash the next event);
+        # the later SDKs skip that key and none reads it.
+        payload["body"] = {k: v for k, v in event.body.items() if k != "conversation"}
+        if isinstance(event.body.get("member_id"), str):
+            # In this dialect a member event is `from` the member whose state it changes (the client applies it
+            # to `members.get(event.from)`), not from whoever acted.
+            sender = event.body["member_id"]
     if sender:
         payload["from"] = sender
     if event.to_member:

@@ -1,0 +1,135 @@
+"""Cross-origin access for browser apps served from another origin than the API (the usual case for the SDKs).
+
+Which origins: `PARLEY_CORS_ORIGINS`, comma-separated exact origins (`https://app.example.com`) or `*` (the
+default). The server's own origin is always allowed. What an allowed origin gets:
+- preflights (`OPTIONS` with `Access-Control-Request-Method`) are answered here, before any authentication,
+  listing `Authorization` and `Content-Type` explicitly (the Fetch standard does not let `*` cover
+  `Authorization`) plus whatever else the browser asks for, for GET, POST, PUT, PATCH and DELETE;
+- every response names the origin itself, never `*`, with `Access-Control-Allow-Credentials: true`: engine.io-client
+  3.x polls with `withCredentials` on, which a browser only accepts that way. parley reads no cookies, so a
+  credentialed request gets exactly what an anonymous one would; the bearer token in the request decides.
+- `Vary: Origin` on every response to a request with an `Origin`, allowed or not, so caches keep them apart.
+A disallowed origin's preflight gets a 403 error body; its other requests are served without CORS headers (the
+browser then hides the answer). WebSocket handshakes carry an `Origin` too: a disallowed one is refused (403)
+before the application sees the socket. Requests without `Origin` (servers, the Node SDKs) are not concerned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import orjson
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from parley.api.errors import error_body
+from parley.domain.errors import DomainError
+
+ANY = "*"
+METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
+ALWAYS_ALLOWED_HEADERS = ("Authorization", "Content-Type")
+EXPOSED_HEADERS = "Location, Retry-After, Idempotent-Replayed"
+MAX_AGE_S = "600"
+ORIGIN = re.compile(r"(?:[a-z][a-z0-9+.\-]*://[^\s/?#,]+|null)")
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def normalise(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+class Origins:
+    """The allow list: `*`, or exact origins; the server's own origin (its Host, its public URL) always."""
+
+    def __init__(self, allowed: Iterable[str], public_url: str | None = None) -> None:
+        entries = {normalise(entry) for entry in allowed if entry.strip()}
+        bad = sorted(e for e in entries if e != ANY and not ORIGIN.fullmatch(e))
+        if bad:
+            raise ValueError(f"PARLEY_CORS_ORIGINS: not an origin (scheme://host[:port]) or '*': {', '.join(bad)}")
+        self.any = ANY in entries
+        self.exact = frozenset(entries - {ANY})
+        if public_url:
+            parts = urlsplit(public_url)
+            self.exact |= {normalise(f"{parts.scheme}://{parts.netloc}")}
+
+    def allows(self, origin: str, scope: Scope) -> bool:
+        origin = normalise(origin)
+        if not ORIGIN.fullmatch(origin):
+            return False  # not something a browser sends: never echoed back
+        return self.any or origin in self.exact or origin == _own_origin(scope)
+
+
+def _own_origin(scope: Scope) -> str | None:
+    host = Headers(scope=scope).get("host")
+    if not host:
+        return None
+    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
+    return normalise(f"{scheme}://{host}")
+
+
+class CORS:
+    """ASGI middleware applying `Origins` to HTTP requests and WebSocket handshakes."""
+
+    def __init__(self, app: ASGIApp, origins: Origins) -> None:
+        self.app = app
+        self.origins = origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
+        allowed = self.origins.allows(origin, scope)
+        if scope["type"] == "websocket":
+            if allowed:
+                await self.app(scope, receive, send)
+            else:
+                await receive()  # websocket.connect
+                await send({"type": "websocket.close", "code": 1008})  # before accepting: an HTTP 403
+            return
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            await _preflight(origin if allowed else None, headers, send)
+            return
+        await self.app(scope, receive, _with_cors_headers(send, origin if allowed else None))
+
+
+async def _preflight(origin: str | None, headers: Headers, send: Send) -> None:
+    vary = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+    if origin is None:
+        status, body = error_body(DomainError("system:error:permission",
+                                              "This origin may not use the API (PARLEY_CORS_ORIGINS)."))
+        await _respond(send, status, {"content-type": "application/json", "vary": vary}, orjson.dumps(body))
+        return
+    requested = [name.strip() for name in headers.get("access-control-request-headers", "").split(",")]
+    names = list(ALWAYS_ALLOWED_HEADERS)
+    names += [n for n in requested if HEADER_NAME.fullmatch(n) and n.lower() not in {x.lower() for x in names}]
+    await _respond(send, 204, {
+        "access-control-allow-origin": origin, "access-control-allow-credentials": "true",
+        "access-control-allow-methods": METHODS, "access-control-allow-headers": ", ".join(names),
+        "access-control-max-age": MAX_AGE_S, "vary": vary}, b"")
+
+
+async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
+    raw = [(k.encode(), v.encode()) for k, v in {**headers, "content-length": str(len(body))}.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _with_cors_headers(send: Send, origin: str | None) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            headers.add_vary_header("Origin")
+            if origin is not None:
+                headers["access-control-allow-origin"] = origin
+                headers["access-control-allow-credentials"] = "true"
+                headers["access-control-expose-headers"] = EXPOSED_HEADERS
+        await send(message)
+
+    return sending
