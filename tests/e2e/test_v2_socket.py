@@ -139,6 +139,24 @@ def test_tokens_of_another_application_are_refused(parley_server: Server) -> Non
             assert str(socket.recv(timeout=5)) == "41"
 
 
+def test_a_token_whose_acl_has_no_sessions_path_is_refused_as_a_permission(parley_server: Server) -> None:
+    name = f"v2-acl-{time.time_ns()}"
+    admin_post(parley_server, "/v1/users", {"name": name})
+    now = int(time.time())
+    narrow = jwt.encode({"application_id": parley_server.app_id, "iat": now, "exp": now + 600, "sub": name,
+                         "acl": {"paths": {"/*/users/**": {}}}},
+                        parley_server.private_key.read_text(), algorithm="RS256")
+    with opened(parley_server, f"token={narrow}") as socket:
+        socket.send("40")
+        assert str(socket.recv(timeout=5)).startswith('40{"sid":')
+        assert event(socket)[0] == "system:error:permission"  # the SDK's AuthorizationError
+    wide = jwt.encode({"application_id": parley_server.app_id, "iat": now, "exp": now + 600, "sub": name,
+                       "acl": {"paths": {"/*/sessions/**": {}}}},
+                      parley_server.private_key.read_text(), algorithm="RS256")
+    with session(parley_server, wide) as (_, body):
+        assert body["name"] == name
+
+
 def test_a_resumed_session_gets_what_it_missed_in_order_exactly_once(parley_server: Server) -> None:
     suffix = time.time_ns()
     alice, bob = f"v2-alice-{suffix}", f"v2-bob-{suffix}"
