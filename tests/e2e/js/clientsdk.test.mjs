@@ -103,6 +103,7 @@ test('@vonage/client-sdk 2.3.1 opens a session on /v2/rtc, and bad tokens are re
     ['garbage', 'session:error:invalid-token'],
     [tokenGenerate(applicationId, privateKey), 'session:error:invalid-token'], // admin token: no user
     [userToken(user.name, { issued_at: Math.floor(Date.now() / 1000) - 25 * 3600 }), 'session:error:expired-token'],
+    [userToken(user.name, { acl: { paths: { '/*/users/**': {} } } }), 'system:error:permission'], // no sessions
   ];
   for (const [token, code] of cases) {
     const refused = client();
