@@ -1,5 +1,6 @@
-"""The unmodified official Vonage Node SDKs (`@vonage/conversations`, `@vonage/users`, `@vonage/jwt` 1.17.1)
-against a real `parley serve` process, once per storage backend.
+"""The unmodified official Vonage Node SDKs (`@vonage/conversations`, `@vonage/users`, `@vonage/jwt` 1.17.1, and
+the client SDKs `nexmo-client` 4.1.0 and `@vonage/client-sdk` 2.3.1) against a real `parley serve` process, once
+per storage backend.
 
 The Node side lives in `tests/e2e/js/*.test.mjs` (Node's built-in test runner). It needs Node 20+ and the
 packages from `tests/e2e/js/package-lock.json`: `./scripts/test` runs `npm ci` there first; by hand:
