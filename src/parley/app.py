@@ -18,10 +18,11 @@ from starlette.websockets import WebSocket
 
 from parley.api.auth import Authenticator
 from parley.api.errors import error_body
-from parley.api.http import conversations, docs, events, members, users
+from parley.api.http import beta, conversations, docs, events, members, users
 from parley.api.http.common import Context, JSONResponse
+from parley.api.inapp import Services as InAppServices
 from parley.api.socket.engine import serve_websocket
-from parley.api.socket.legacy import LegacyDialect, LegacyServices
+from parley.api.socket.legacy import LegacyDialect
 from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError
@@ -77,7 +78,8 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    legacy = LegacyDialect(authenticator, LegacyServices(svc.conversations, svc.members, svc.events, svc.users), hub)
+    inapp = InAppServices(svc.conversations, svc.members, svc.events, svc.users)
+    legacy = LegacyDialect(authenticator, inapp, hub)
 
     async def rtc(websocket: WebSocket) -> None:
         await serve_websocket(websocket, legacy)
@@ -88,6 +90,7 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         *members.routes(ctx, svc.members),
         *conversations.routes(ctx, svc.conversations),
         *users.routes(ctx, svc.users),
+        *beta.routes(ctx, inapp),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
         # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash
