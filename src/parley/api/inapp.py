@@ -68,9 +68,12 @@ def user_conversation(c: Conversation, m: Member) -> dict[str, Any]:
 
 
 def event(e: Event) -> dict[str, Any]:
-    """An event with `cid` (the clients route by it) and its integer id."""
-    payload: dict[str, Any] = {"id": e.id, "type": e.type, "cid": e.conversation_id,
-                               "body": e.body, "timestamp": e.timestamp}
+    """An event with `cid` (the clients route by it) and its integer id. Ephemeral events (typing) have none
+    and carry no `id` at all: nexmo-client 9.x queues every event with a numeric id in id order, and would hold
+    back or drop one numbered 0."""
+    payload: dict[str, Any] = {"type": e.type, "cid": e.conversation_id, "body": e.body, "timestamp": e.timestamp}
+    if e.id:
+        payload = {"id": e.id, **payload}
     sender = e.from_member
     if e.type.startswith("member:") and isinstance(e.body.get("member_id"), str):
         # A member event is `from` the member whose state it changes (the clients apply it to
