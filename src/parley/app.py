@@ -23,6 +23,7 @@ from parley.api.http.common import Context, JSONResponse
 from parley.api.inapp import Services as InAppServices
 from parley.api.socket.engine import serve_websocket
 from parley.api.socket.legacy import LegacyDialect
+from parley.api.socket.v2 import V2Dialect
 from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError
@@ -31,6 +32,7 @@ from parley.domain.members import MemberService
 from parley.domain.ports import EventSink, Store
 from parley.domain.users import UserService
 from parley.realtime.hub import Hub
+from parley.realtime.sessions import SessionRegistry
 from parley.settings import Settings
 from parley.store.backend import ApplicationGone, PostgresBackend, SQLiteBackend, StoreBusy
 from parley.store.migrate import migrate
@@ -81,8 +83,13 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     inapp = InAppServices(svc.conversations, svc.members, svc.events, svc.users)
     legacy = LegacyDialect(authenticator, inapp, hub)
 
+    v2 = V2Dialect(authenticator, hub, SessionRegistry(), settings.clock_skew_seconds)
+
     async def rtc(websocket: WebSocket) -> None:
         await serve_websocket(websocket, legacy)
+
+    async def v2_rtc(websocket: WebSocket) -> None:
+        await serve_websocket(websocket, v2)
 
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
@@ -96,6 +103,8 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash
         WebSocketRoute("/rtc/", rtc),
         WebSocketRoute("/rtc", rtc),
+        WebSocketRoute("/v2/rtc/", v2_rtc),
+        WebSocketRoute("/v2/rtc", v2_rtc),
     ]
 
 

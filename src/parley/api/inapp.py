@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from parley.api.dialect_map import as_legacy
 from parley.domain.conversations import ConversationService
 from parley.domain.events import EventService
 from parley.domain.members import MemberService
@@ -67,10 +68,12 @@ def user_conversation(c: Conversation, m: Member) -> dict[str, Any]:
             "state": m.state.value, "timestamp": {"created": c.created}, "sequence_number": c.sequence_number}
 
 
-def event(e: Event) -> dict[str, Any]:
-    """An event with `cid` (the clients route by it) and its integer id. Ephemeral events (typing) have none
-    and carry no `id` at all: nexmo-client 9.x queues every event with a numeric id in id order, and would hold
-    back or drop one numbered 0."""
+def event(stored: Event) -> dict[str, Any]:
+    """An event under its In-App Messaging name (`dialect_map`: a `message` text is a `text` here), with `cid`
+    (the clients route by it) and its integer id. Ephemeral events (typing) have none and carry no `id` at all:
+    nexmo-client 9.x queues every event with a numeric id in id order, and would hold back or drop one
+    numbered 0."""
+    e = as_legacy(stored)
     payload: dict[str, Any] = {"type": e.type, "cid": e.conversation_id, "body": e.body, "timestamp": e.timestamp}
     if e.id:
         payload = {"id": e.id, **payload}

@@ -97,6 +97,14 @@ def member_lite(base: str, m: Member) -> dict[str, Any]:
 
 
 def event(base: str, e: Event) -> dict[str, Any]:
+    data = event_fields(e)
+    if e.id:
+        data["_links"] = {"self": {"href": f"{base}/v1/conversations/{e.conversation_id}/events/{e.id}"}}
+    return data
+
+
+def event_fields(e: Event) -> dict[str, Any]:
+    """An event without links: what the REST resource and the `/v2/rtc` socket push share."""
     data: dict[str, Any] = {"id": e.id, "type": e.type}
     if e.from_member:
         data["from"] = e.from_member
@@ -113,6 +121,4 @@ def event(base: str, e: Event) -> dict[str, Any]:
                 "id": e.from_user.id, "name": e.from_user.name, "display_name": e.from_user.display_name,
                 "image_url": e.from_user.image_url, "custom_data": e.from_user.custom_data})
         data["_embedded"] = embedded
-    if e.id:
-        data["_links"] = {"self": {"href": f"{base}/v1/conversations/{e.conversation_id}/events/{e.id}"}}
     return data

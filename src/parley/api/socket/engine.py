@@ -87,7 +87,8 @@ async def serve_websocket(websocket: WebSocket, dialect: Dialect) -> None:
         return
     await websocket.accept()
     outbox = Outbox(websocket.send_text)
-    socket = EngineSocket(dialect.engine_version, outbox.push)
+    # the intervals are read per socket (not bound as defaults) so a test can shorten them
+    socket = EngineSocket(dialect.engine_version, outbox.push, PING_INTERVAL_MS, PING_TIMEOUT_MS)
     socket.push(socket.opening())
     handler = await dialect.connected(socket, query)
     heartbeat = asyncio.ensure_future(_ping(socket)) if socket.version >= 4 else None

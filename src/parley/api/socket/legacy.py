@@ -31,7 +31,8 @@ from parley.realtime.hub import Hub
 def encode_event(event: Event) -> str:
     """An event pushed in this dialect: the socket.io event named by its type. A whole Engine.IO frame, so the
     hub can share it between sockets."""
-    return "4" + socketio.encode(socketio.event(event.type, inapp.event(event)))
+    payload = inapp.event(event)
+    return "4" + socketio.encode(socketio.event(payload["type"], payload))
 
 
 @dataclass(eq=False)
