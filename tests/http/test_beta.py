@@ -77,8 +77,9 @@ async def test_beta2_events_pages_and_gap_fetch(world: World) -> None:
     assert [e["id"] for e in second["_embedded"]["data"]["events"]] == [4, 5, 6]
     # the ordering queue's gap fetch: start_id and end_id only
     gap = await api.ok("GET", f"{url}?start_id=6&end_id=7", sub="bob")
-    assert [(e["id"], e["body"]) for e in gap["_embedded"]["data"]["events"]] == [
-        (6, {"message_type": "text", "text": "m1"}), (7, {"message_type": "text", "text": "m2"})]
+    # under their In-App Messaging names: a v1 text `message` is a `text` here
+    assert [(e["id"], e["type"], e["body"]) for e in gap["_embedded"]["data"]["events"]] == [
+        (6, "text", {"text": "m1"}), (7, "text", {"text": "m2"})]
     typed = await api.ok("GET", f"{url}?event_type=member:invited", sub="bob")
     assert [e["id"] for e in typed["_embedded"]["data"]["events"]] == [3]
     same = await api.ok("GET", f"/v0.2/conversations/{world.cid}/events?page_size=3", sub="bob")

@@ -87,3 +87,24 @@ def event(stored: Event) -> dict[str, Any]:
     if e.to_member:
         payload["to"] = e.to_member
     return payload
+
+
+def event_with_sender(stored: Event) -> dict[str, Any]:
+    """`event` plus `_embedded.from_member` / `from_user` naming its `from`, as nexmo-client 9.x reads them:
+    the sender's name for its listeners, and for `member:*` (whose `from` is the member the event is about)
+    whether the event is about the client's own user."""
+    payload = event(stored)
+    sender = payload.get("from")
+    if sender is None:
+        return payload
+    user: dict[str, Any] | None = None
+    about = stored.body.get("user")
+    if stored.type.startswith("member:") and isinstance(about, dict):
+        user = {k: about.get(k) for k in ("id", "name", "display_name", "image_url")}
+    elif stored.from_user is not None:
+        ref = stored.from_user
+        user = {"id": ref.id, "name": ref.name, "display_name": ref.display_name, "image_url": ref.image_url}
+    embedded: dict[str, Any] = {"from_member": {"id": sender}}
+    if user is not None:
+        embedded["from_user"] = {k: v for k, v in user.items() if v is not None}
+    return {**payload, "_embedded": embedded}

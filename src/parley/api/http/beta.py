@@ -125,7 +125,7 @@ def beta2_routes(ctx: Context, svc: Services, prefix: str) -> list[Route]:
         principal = await ctx.principal(request)
         page = await svc.events.list(principal, request.path_params["conversation_id"],
                                      query_page(request, EVENT_FILTERS))
-        return _data_envelope(ctx, request, "events", [inapp.event(e) for e in page.items], page)
+        return _data_envelope(ctx, request, "events", [inapp.event_with_sender(e) for e in page.items], page)
 
     async def delete_event(request: Request) -> Response:
         principal = await ctx.principal(request)
