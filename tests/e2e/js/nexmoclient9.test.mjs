@@ -82,7 +82,21 @@ test('nexmo-client 9.5.1 creates a session over /v2/rtc and a conversation over 
     assert.equal(me.user.id, alice.id);
     assert.equal(conversation.me.id, me.id);
     assert.equal(conversation.me.state, 'JOINED');
+
+    const user = await aliceApp.getUser(); // GET /beta/users/{id}
+    assert.equal(user.id, alice.id);
+    assert.equal(user.name, alice.name);
   });
+});
+
+test('nexmo-client 9.5.1 ends its session with deleteSession()', async () => {
+  const alice = await createUser('nc9-logout');
+  const sdk = client();
+  const app = await sdk.createSession(userToken(alice.name));
+  assert.equal(app.me.id, alice.id);
+  const reply = await sdk.deleteSession(); // session:logout over the socket
+  assert.equal(reply.type, 'session:logged-out');
+  assert.equal(sdk.application, undefined);
 });
 
 test('nexmo-client 9.5.1: invite, accept, text, typing, delivered and seen between two users', async () => {
@@ -124,6 +138,13 @@ test('nexmo-client 9.5.1: invite, accept, text, typing, delivered and seen betwe
     const state = conversation.events.get(sent.id).state;
     assert.deepEqual(Object.keys(state.delivered_to), [bobsView.me.id]);
     assert.deepEqual(Object.keys(state.seen_by), [bobsView.me.id]);
+
+    // a text `message` (sendMessage) reaches Bob as the In-App Messaging `text` it is
+    const asText = next(bobsView, 'text');
+    const message = await conversation.sendMessage({ message_type: 'text', text: 'as a message' });
+    const [, messageText] = await asText;
+    assert.equal(messageText.id, message.id);
+    assert.equal(messageText.body.text, 'as a message');
 
     // custom and ephemeral events reach the other side under their names
     const custom = next(bobsView, 'poll');
