@@ -267,11 +267,24 @@ test('nexmo-client 9.5.1: a joined member kicks another, then leaves', async () 
 });
 
 test('nexmo-client 9.5.1 refuses bad tokens', async () => {
-  const sdk = client();
-  try {
-    await assert.rejects(sdk.createSession('garbage'));
-  } finally {
-    sdk.disconnect();
+  const user = await createUser('nc9-refused');
+  const cases = [
+    ['garbage', 'system:error:invalid-token'],
+    [tokenGenerate(applicationId, privateKey), 'system:error:invalid-token'], // admin token: no user
+    // issued 25 h ago: past the 24 h lifetime cap whatever its exp says
+    [userToken(user.name, { issued_at: Math.floor(Date.now() / 1000) - 25 * 3600 }), 'system:error:expired-token'],
+  ];
+  for (const [token, expected] of cases) {
+    const sdk = client();
+    try {
+      await assert.rejects(sdk.createSession(token), (error) => {
+        assert.equal(error.name, 'NexmoApiError');
+        assert.equal(error.type, expected);
+        return true;
+      });
+    } finally {
+      sdk.disconnect();
+    }
   }
   await withTwoUsers('nc9-token', async ({ aliceApp }) => {
     // a REST call made with a token that is not valid gets the API's error, whose code becomes `type`
