@@ -3,12 +3,14 @@ client reads, and refusals in the API's error format that change nothing."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.conftest import Api, assert_error
 from tests.http.test_bad_input import World, assert_invalid
+from tests.http.test_openapi import Conformance
 
 
 @pytest.fixture
@@ -23,7 +25,7 @@ def cursor_of(href: str) -> str:
 @pytest.mark.parametrize("family", ["/beta", "/v0.1"])
 async def test_create_and_get_conversation(api: Api, family: str) -> None:
     await api.user("alice")
-    created = await api.ok("POST", f"{family}/conversations", sub="alice",
+    created = await api.ok("POST", f"{family}/conversations", 201, sub="alice",
                            json={"name": "chat", "display_name": "Chat", "originating_session": "SES-1"})
     cid = created["id"]
     assert created == {"id": cid, "href": f"http://parley.test{family}/conversations/{cid}"}
@@ -40,15 +42,15 @@ async def test_create_and_get_conversation(api: Api, family: str) -> None:
 async def test_events_posted_like_nexmo_client_9(world: World) -> None:
     api, alice, carol = world.api, world.members["alice"]["id"], world.members["carol"]["id"]
     base = f"/beta/conversations/{world.cid}/events"
-    text = await api.ok("POST", base, sub="alice", json={
+    text = await api.ok("POST", base, 201, sub="alice", json={
         "type": "text", "cid": world.cid, "from": alice, "body": {"text": "hello"}, "originating_session": "S"})
     assert text["id"] == 5 and text["href"].endswith(f"/beta/conversations/{world.cid}/events/5")
-    typing = await api.ok("POST", base, sub="alice", json={"type": "text:typing:on", "from": alice,
+    typing = await api.ok("POST", base, 201, sub="alice", json={"type": "text:typing:on", "from": alice,
                                                            "body": {"activity": 1}})
     assert set(typing) == {"timestamp"}  # never stored, so no id
-    seen = await api.ok("POST", base, sub="bob", json={"type": "text:seen", "from": world.members["bob"]["id"],
+    seen = await api.ok("POST", base, 201, sub="bob", json={"type": "text:seen", "from": world.members["bob"]["id"],
                                                        "body": {"event_id": 5}})
-    custom = await api.ok("POST", base, sub="alice", json={"type": "custom:poll", "from": alice,
+    custom = await api.ok("POST", base, 201, sub="alice", json={"type": "custom:poll", "from": alice,
                                                            "body": {"q": "?"}})
     assert (seen["id"], custom["id"]) == (6, 7)
     listed = await api.ok("GET", f"/v1/conversations/{world.cid}/events?start_id=5")
@@ -111,15 +113,15 @@ async def test_kick_leave_and_delete(world: World) -> None:
     api = world.api
     alice, bob = world.members["alice"]["id"], world.members["bob"]["id"]
     conv = f"/beta/conversations/{world.cid}"
-    assert await api.ok("DELETE", f"/beta2/conversations/{world.cid}/events/4?from={alice}", sub="alice") == {}
+    assert await api.ok("DELETE", f"/beta2/conversations/{world.cid}/events/4?from={alice}", 204, sub="alice") is None
     deleted = await api.ok("GET", f"/v1/conversations/{world.cid}/events/4")
     assert deleted["body"] == {} and "deleted" in deleted
-    assert await api.ok("DELETE", f"{conv}/members/{bob}?from={alice}&reason_text=bye", sub="alice") == {}
+    assert await api.ok("DELETE", f"{conv}/members/{bob}?from={alice}&reason_text=bye", 204, sub="alice") is None
     left = await api.ok("GET", f"/v1/conversations/{world.cid}/members/{bob}")
     assert (left["state"], left["reason"]) == ("LEFT", {"text": "bye"})
-    assert await api.ok("DELETE", f"{conv}/members/{alice}?from={alice}", sub="alice") == {}
+    assert await api.ok("DELETE", f"{conv}/members/{alice}?from={alice}", 204, sub="alice") is None
     assert (await api.ok("GET", f"/v1/conversations/{world.cid}/members/{alice}"))["state"] == "LEFT"
-    assert await api.ok("DELETE", conv) == {}
+    assert await api.ok("DELETE", conv, 204) is None
     assert_error(await api.request("GET", f"/v1/conversations/{world.cid}"), 404, "conversation:error:not-found")
 
 
@@ -186,3 +188,45 @@ async def test_refusals_change_nothing(world: World) -> None:
     assert_error(await api.request("PATCH", url, sub="bob"), 405, "http:error:method-not-allowed")
     assert (await api.ok("GET", f"/v1/conversations/{cid}/members/{bob}"))["state"] == "JOINED"
     assert await world.snapshot() == before
+
+
+async def test_responses_match_the_document(world: World) -> None:
+    """Successes and refusals of both families against their OpenAPI description."""
+    c = Conformance()
+    api, cid = world.api, world.cid
+    alice, bob = world.members["alice"]["id"], world.members["bob"]["id"]
+
+    async def call(method: str, template: str, path: str, sub: str | None = "alice", **kwargs: Any) -> Any:
+        return c.check(await api.request(method, path, sub=sub, **kwargs), template)
+
+    for one, two in (("/beta", "/beta2"), ("/v0.1", "/v0.2")):
+        conv = f"{one}/conversations/{{conversation_id}}"
+        created = await call("POST", f"{one}/conversations", f"{one}/conversations", json={"name": f"c{one}"})
+        await call("POST", f"{one}/conversations", f"{one}/conversations", json={"name": f"c{one}"})  # 409
+        await call("GET", conv, f"{one}/conversations/{cid}")
+        await call("GET", conv, f"{one}/conversations/CON-nope")  # 404
+        await call("POST", conv + "/events", f"{one}/conversations/{cid}/events",
+                   json={"type": "text", "from": alice, "body": {"text": "hi"}})
+        await call("POST", conv + "/events", f"{one}/conversations/{cid}/events",
+                   json={"type": "text:typing:on", "from": alice, "body": {"activity": 1}})
+        await call("POST", conv + "/events", f"{one}/conversations/{cid}/events", json={"type": "nope"})  # 400
+        await call("GET", f"{one}/users/{{user_id}}", f"{one}/users/{world.users['bob']['id']}")
+        events = f"{two}/conversations/{{conversation_id}}/events"
+        page = await call("GET", events, f"{two}/conversations/{cid}/events?page_size=2", sub="bob")
+        assert page["_links"]["next"]
+        await call("GET", events, f"{two}/conversations/{cid}/events?start_id=x", sub="bob")  # 400
+        await call("GET", f"{two}/conversations/{{conversation_id}}/members",
+                   f"{two}/conversations/{cid}/members", sub="bob")
+        await call("GET", f"{two}/users/{{user_id}}/conversations",
+                   f"{two}/users/{world.users['carol']['id']}/conversations", sub="carol")
+        await call("DELETE", f"{one}/conversations/{{conversation_id}}", f"{one}/conversations/{created['id']}",
+                   sub=None)
+    await call("DELETE", "/beta2/conversations/{conversation_id}/events/{event_id}",
+               f"/beta2/conversations/{cid}/events/4?from={alice}")
+    await call("DELETE", "/v0.2/conversations/{conversation_id}/events/{event_id}",
+               f"/v0.2/conversations/{cid}/events/4", sub="bob")  # 403: not the sender
+    await call("DELETE", "/beta/conversations/{conversation_id}/members/{member_id}",
+               f"/beta/conversations/{cid}/members/{bob}?from={alice}&reason_code=k")
+    await call("DELETE", "/v0.1/conversations/{conversation_id}/members/{member_id}",
+               f"/v0.1/conversations/{cid}/members/{bob}")  # 400: already left
+    assert {status for _, _, status in c.seen} == {"200", "201", "204", "400", "403", "404", "409"}

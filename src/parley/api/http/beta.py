@@ -1,7 +1,8 @@
 """The REST families of nexmo-client 6.x-9.x: `/beta` (renamed `/v0.1`) and `/beta2` (renamed `/v0.2`).
 
 `/beta` creates and reads single resources in the In-App Messaging shapes: `{id, href}` create replies, a
-conversation's id as `uuid` with its members inline, `DELETE` answered with `{}`. `/beta2` pages lists with
+conversation's id as `uuid` with its members inline. (The live API answered some of these with 200 and `{}`; the
+clients accept any 2xx, so parley answers as its v1 does: 201 for a create, 204 for a delete.) `/beta2` pages lists with
 cursors under `_embedded.data.<resource>`. The clients' calls, from nexmo-client 9.5.1 (reference §2.2):
 
 - POST `/beta/conversations`, GET and DELETE `/beta/conversations/{id}`, GET `/beta/users/{id}`
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api import inapp
-from parley.api.http.common import Context, JSONResponse, envelope, int_path, query_page, resource
+from parley.api.http.common import Context, JSONResponse, empty, envelope, int_path, query_page, resource
 from parley.api.http.events import FILTERS as EVENT_FILTERS
 from parley.api.http.events import idempotency_key
 from parley.api.inapp import Services
@@ -67,7 +68,8 @@ def beta_routes(ctx: Context, svc: Services, prefix: str) -> list[Route]:
     async def create_conversation(request: Request) -> Response:
         principal = await ctx.principal(request)
         created = await svc.conversations.create(principal, await ctx.body(request, optional=True))
-        return JSONResponse({"id": created.id, "href": href(request, f"/conversations/{created.id}")})
+        return JSONResponse({"id": created.id, "href": href(request, f"/conversations/{created.id}")},
+                            status_code=201)
 
     async def get_conversation(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -82,7 +84,7 @@ def beta_routes(ctx: Context, svc: Services, prefix: str) -> list[Route]:
     async def delete_conversation(request: Request) -> Response:
         principal = await ctx.principal(request)
         await svc.conversations.delete(principal, request.path_params["conversation_id"])
-        return JSONResponse({})
+        return empty()
 
     async def create_event(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -91,9 +93,9 @@ def beta_routes(ctx: Context, svc: Services, prefix: str) -> list[Route]:
         created = await svc.events.create(principal, cid, body, idempotency_key(request, body))
         event = created.event
         if not event.id:  # ephemeral: fanned out, never stored, so no id to give
-            return JSONResponse({"timestamp": event.timestamp})
+            return JSONResponse({"timestamp": event.timestamp}, status_code=201)
         return JSONResponse({"id": event.id, "timestamp": event.timestamp,
-                             "href": href(request, f"/conversations/{cid}/events/{event.id}")})
+                             "href": href(request, f"/conversations/{cid}/events/{event.id}")}, status_code=201)
 
     async def remove_member(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -102,7 +104,7 @@ def beta_routes(ctx: Context, svc: Services, prefix: str) -> list[Route]:
         if (reason := _left_reason(request)) is not None:
             change["reason"] = reason
         await svc.members.update(principal, params["conversation_id"], params["member_id"], change)
-        return JSONResponse({})
+        return empty()
 
     async def get_user(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -131,7 +133,7 @@ def beta2_routes(ctx: Context, svc: Services, prefix: str) -> list[Route]:
         principal = await ctx.principal(request)
         params = request.path_params
         await svc.events.delete(principal, params["conversation_id"], int_path(params["event_id"], "event_id"))
-        return JSONResponse({})
+        return empty()
 
     async def list_members(request: Request) -> Response:
         principal = await ctx.principal(request)
