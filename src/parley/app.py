@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 
 from parley.api.auth import Authenticator
 from parley.api.errors import error_body
-from parley.api.http import beta, conversations, docs, events, members, users
+from parley.api.http import beta, conversations, docs, events, members, sessions, users, v0_3
 from parley.api.http.common import Context, JSONResponse
 from parley.api.inapp import Services as InAppServices
 from parley.api.socket.engine import serve_websocket
@@ -83,7 +83,8 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     inapp = InAppServices(svc.conversations, svc.members, svc.events, svc.users)
     legacy = LegacyDialect(authenticator, inapp, hub)
 
-    v2 = V2Dialect(authenticator, hub, SessionRegistry(), settings.clock_skew_seconds)
+    registry = SessionRegistry()
+    v2 = V2Dialect(authenticator, hub, registry, settings.clock_skew_seconds)
 
     async def rtc(websocket: WebSocket) -> None:
         await serve_websocket(websocket, legacy)
@@ -97,6 +98,13 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         *members.routes(ctx, svc.members),
         *conversations.routes(ctx, svc.conversations),
         *users.routes(ctx, svc.users),
+        # the client SDKs' paths: v0.3's own shapes first, then the v1 resources under /v0.3
+        *v0_3.routes(ctx, svc.conversations, svc.members, svc.events),
+        *sessions.routes(ctx, registry),
+        *events.routes(ctx, svc.events, "object", prefix=v0_3.PREFIX),
+        *members.routes(ctx, svc.members, prefix=v0_3.PREFIX),
+        *conversations.routes(ctx, svc.conversations, prefix=v0_3.PREFIX),
+        *users.routes(ctx, svc.users, prefix=v0_3.PREFIX),
         *beta.routes(ctx, inapp),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),

@@ -43,6 +43,8 @@ def as_modern(event: Event) -> Event:
         return _renamed(event, _RECEIPTS_TO_MODERN[kind], event.body)
     if kind in TYPING:
         return _renamed(event, "ephemeral", {"typing": TYPING[kind]})
+    if kind.startswith("member:"):
+        return _with_audio_settings(event)
     return event
 
 
@@ -59,6 +61,15 @@ def as_legacy(event: Event) -> Event:
         on = body["typing"]
         return _renamed(event, "text:typing:on" if on else "text:typing:off", {"activity": 1 if on else 0})
     return event
+
+
+def _with_audio_settings(event: Event) -> Event:
+    """@vonage/client-sdk requires `media.audio_settings` in member events (null is enough)."""
+    media = event.body.get("media")
+    media = media if isinstance(media, dict) else {}
+    if "audio_settings" in media:
+        return event
+    return dataclasses.replace(event, body={**event.body, "media": {**media, "audio_settings": None}})
 
 
 def _renamed(event: Event, kind: str, body: JSON) -> Event:

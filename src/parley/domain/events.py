@@ -33,6 +33,10 @@ CONTENT_TYPES = frozenset({"message", "text", "image"})
 EPHEMERAL_TYPES = frozenset({"ephemeral", "text:typing:on", "text:typing:off"})
 DELETABLE_TYPES = frozenset({"message", "text", "image"})
 MESSAGE_TYPES = ("text", "image", "audio", "video", "file", "vcard", "location", "template", "custom", "random")
+# `filter_group_type=ChatEvents` (what @vonage/client-sdk lists history with): the conversation's content and
+# membership, without receipts, which that client cannot parse in a listing (their effect is the messages' state).
+CHAT_EVENT_TYPES = ("message", "text", "image", "member:", "custom:", "event:delete")
+FILTER_GROUPS = {"chatevents": CHAT_EVENT_TYPES}
 _CUSTOM = re.compile(r"^custom:[\w\-:]{1,100}$")
 _FILTER_TYPE = re.compile(r"^[\w\-:]+(:\*)?$|^\*$")
 MAX_TYPE_FILTERS = 5
@@ -72,15 +76,26 @@ def _flag(raw: str | None, name: str) -> bool:
     raise invalid(name, f'"{name}" must be a boolean')
 
 
+def _group_types(group: str | None) -> tuple[str, ...]:
+    if group is None:
+        return ()
+    types = FILTER_GROUPS.get(group.lower())
+    if types is None:
+        raise DomainError("event:error:invalid-filter-group",
+                          f'"filter_group_type" must be one of [{", ".join(FILTER_GROUPS)}]')
+    return types
+
+
 def event_filter(filters: dict[str, str], max_id: int | None) -> EventFilter:
     def id_of(name: str) -> int | None:
         raw = filters.get(name)
         return None if raw is None else event_id_value(raw, name)
 
     raw_types = filters.get("event_type")
+    types = parse_type_filter(raw_types) if raw_types else _group_types(filters.get("filter_group_type"))
     return EventFilter(
         start_id=id_of("start_id"), end_id=id_of("end_id"),
-        types=parse_type_filter(raw_types) if raw_types else (),
+        types=types,
         exclude_deleted=_flag(filters.get("exclude_deleted_events"), "exclude_deleted_events"),
         max_id=max_id,
     )

@@ -3,27 +3,9 @@
 // delivered and seen, delete, leave. The rest of the dialect is issue 4.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { tokenGenerate } from '@vonage/jwt';
-import { apiHost, applicationId, privateKey, createUser, createConversation, join, invite } from './helpers.mjs';
-
-// nexmo-client 4.x keeps its token in localStorage and refuses to log in without `Storage` (reference §1.9).
-const memory = new Map();
-globalThis.Storage = function Storage() {};
-globalThis.localStorage = {
-  getItem: (key) => (memory.has(key) ? memory.get(key) : null),
-  setItem: (key, value) => memory.set(key, String(value)),
-  removeItem: (key) => memory.delete(key),
-};
-const ConversationClient = createRequire(import.meta.url)('nexmo-client');
-
-function client() {
-  return new ConversationClient({ url: apiHost, cache: false, sync: 'none' });
-}
-
-function userToken(name, options = {}) {
-  return tokenGenerate(applicationId, privateKey, { subject: name, ...options });
-}
+import { applicationId, privateKey, createUser, createConversation, join, invite } from './helpers.mjs';
+import { legacyClient as client, userToken } from './legacy-client.mjs';
 
 test('nexmo-client 4.1.0 logs in over /rtc and lists its conversations', async () => {
   const user = await createUser('legacy');

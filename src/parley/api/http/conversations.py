@@ -12,12 +12,14 @@ from parley.api.http import render
 from parley.api.http.common import Context, JSONResponse, empty, envelope, query_page, resource
 from parley.domain.conversations import ConversationService
 
+USER_CONVERSATION_FILTERS = ["state", "date_start", "date_end", "order_by", "include_custom_data"]
+
 
 def include_custom_data(filters: Mapping[str, str]) -> bool:
     return filters.get("include_custom_data", "").lower() == "true"
 
 
-def routes(ctx: Context, conversations: ConversationService) -> list[Route]:
+def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1") -> list[Route]:
     async def list_conversations(request: Request) -> Response:
         principal = await ctx.principal(request)
         page = await conversations.list(principal, query_page(request, ["date_start", "date_end",
@@ -25,7 +27,7 @@ def routes(ctx: Context, conversations: ConversationService) -> list[Route]:
         base = ctx.base_url(request)
         custom = include_custom_data(page.request.filters)
         items = [render.conversation_lite(base, c, custom) for c in page.items]
-        return JSONResponse(envelope(f"{base}/v1/conversations", {"conversations": items}, page))
+        return JSONResponse(envelope(f"{base}{prefix}/conversations", {"conversations": items}, page))
 
     async def create_conversation(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -51,17 +53,16 @@ def routes(ctx: Context, conversations: ConversationService) -> list[Route]:
     async def user_conversations(request: Request) -> Response:
         principal = await ctx.principal(request)
         user_id = request.path_params["user_id"]
-        filters = ["state", "date_start", "date_end", "order_by", "include_custom_data"]
-        page = await conversations.list_of_user(principal, user_id, query_page(request, filters))
+        page = await conversations.list_of_user(principal, user_id, query_page(request, USER_CONVERSATION_FILTERS))
         base = ctx.base_url(request)
         custom = include_custom_data(page.request.filters)
         items = [render.user_conversation(base, c, m, custom) for c, m in page.items]
-        url = f"{base}/v1/users/{user_id}/conversations"
+        url = f"{base}{prefix}/users/{user_id}/conversations"
         return JSONResponse(envelope(url, {"conversations": items}, page))
 
     return [
-        resource("/v1/conversations", GET=list_conversations, POST=create_conversation),
-        resource("/v1/conversations/{conversation_id:id}", GET=get_conversation, PUT=update_conversation,
+        resource(f"{prefix}/conversations", GET=list_conversations, POST=create_conversation),
+        resource(prefix + "/conversations/{conversation_id:id}", GET=get_conversation, PUT=update_conversation,
                  DELETE=delete_conversation),
-        resource("/v1/users/{user_id:id}/conversations", GET=user_conversations),
+        resource(prefix + "/users/{user_id:id}/conversations", GET=user_conversations),
     ]

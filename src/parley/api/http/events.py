@@ -18,7 +18,7 @@ from parley.api.http.common import Context, JSONResponse, empty, envelope, int_p
 from parley.domain.events import EventService
 from parley.domain.validate import optional_str
 
-BASE = "/v1/conversations/{conversation_id:id}/events"
+PATH = "/conversations/{conversation_id:id}/events"
 FILTERS = ["start_id", "end_id", "event_type", "exclude_deleted_events"]
 IDEMPOTENCY_HEADERS = ("idempotency-key", "x-idempotency-key")
 MAX_KEY_CHARS = 200
@@ -38,14 +38,14 @@ def idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
     return optional_str(body, "client_ref", MAX_KEY_CHARS) or None
 
 
-def routes(ctx: Context, events: EventService, envelope_mode: str) -> list[Route]:
+def routes(ctx: Context, events: EventService, envelope_mode: str, prefix: str = "/v1") -> list[Route]:
     async def list_events(request: Request) -> Response:
         principal = await ctx.principal(request)
         conversation_id = request.path_params["conversation_id"]
         page = await events.list(principal, conversation_id, query_page(request, FILTERS))
         base = ctx.base_url(request)
         items = [render.event(base, e) for e in page.items]
-        url = f"{base}/v1/conversations/{conversation_id}/events"
+        url = f"{base}{prefix}/conversations/{conversation_id}/events"
         embedded: Any = items if wants_array(request, envelope_mode) else {"events": items}
         return JSONResponse(envelope(url, embedded, page))
 
@@ -71,6 +71,6 @@ def routes(ctx: Context, events: EventService, envelope_mode: str) -> list[Route
         return empty()
 
     return [
-        resource(BASE, GET=list_events, POST=create_event),
-        resource(BASE + "/{event_id}", GET=get_event, DELETE=delete_event),
+        resource(prefix + PATH, GET=list_events, POST=create_event),
+        resource(prefix + PATH + "/{event_id}", GET=get_event, DELETE=delete_event),
     ]

@@ -10,17 +10,17 @@ from parley.api.http import render
 from parley.api.http.common import Context, JSONResponse, envelope, query_page, resource
 from parley.domain.members import MemberService
 
-BASE = "/v1/conversations/{conversation_id:id}/members"
+PATH = "/conversations/{conversation_id:id}/members"
 
 
-def routes(ctx: Context, members: MemberService) -> list[Route]:
+def routes(ctx: Context, members: MemberService, prefix: str = "/v1") -> list[Route]:
     async def list_members(request: Request) -> Response:
         principal = await ctx.principal(request)
         conversation_id = request.path_params["conversation_id"]
         page = await members.list(principal, conversation_id, query_page(request, []))
         base = ctx.base_url(request)
         items = [render.member_lite(base, m) for m in page.items]
-        url = f"{base}/v1/conversations/{conversation_id}/members"
+        url = f"{base}{prefix}/conversations/{conversation_id}/members"
         return JSONResponse(envelope(url, {"members": items}, page))
 
     async def create_member(request: Request) -> Response:
@@ -48,7 +48,7 @@ def routes(ctx: Context, members: MemberService) -> list[Route]:
         return JSONResponse(render.member(ctx.base_url(request), member))
 
     return [
-        resource(BASE, GET=list_members, POST=create_member),
-        resource(BASE + "/me", GET=get_me, PATCH=update_member),
-        resource(BASE + "/{member_id:id}", GET=get_member, PATCH=update_member),
+        resource(prefix + PATH, GET=list_members, POST=create_member),
+        resource(prefix + PATH + "/me", GET=get_me, PATCH=update_member),
+        resource(prefix + PATH + "/{member_id:id}", GET=get_member, PATCH=update_member),
     ]

@@ -14,13 +14,13 @@ from parley.domain.paging import Page
 from parley.domain.users import UserService
 
 
-def routes(ctx: Context, users: UserService) -> list[Route]:
+def routes(ctx: Context, users: UserService, prefix: str = "/v1") -> list[Route]:
     async def list_users(request: Request) -> Response:
         principal = await ctx.principal(request)
         page = await users.list(principal, query_page(request, ["name"]))
         base = ctx.base_url(request)
         items = [render.user_lite(base, u) for u in page.items]
-        return JSONResponse(envelope(f"{base}/v1/users", {"users": items}, page))
+        return JSONResponse(envelope(f"{base}{prefix}/users", {"users": items}, page))
 
     async def create_user(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -50,10 +50,10 @@ def routes(ctx: Context, users: UserService) -> list[Route]:
         await users.get(principal, user_id)
         page: Page[Any] = Page([], query_page(request, []), None, None)
         base = ctx.base_url(request)
-        return JSONResponse(envelope(f"{base}/v1/users/{user_id}/sessions", {"sessions": []}, page))
+        return JSONResponse(envelope(f"{base}{prefix}/users/{user_id}/sessions", {"sessions": []}, page))
 
     return [
-        resource("/v1/users/{user_id:id}/sessions", GET=user_sessions),
-        resource("/v1/users", GET=list_users, POST=create_user),
-        resource("/v1/users/{user_id:id}", GET=get_user, PATCH=update_user, DELETE=delete_user),
+        resource(prefix + "/users/{user_id:id}/sessions", GET=user_sessions),
+        resource(f"{prefix}/users", GET=list_users, POST=create_user),
+        resource(prefix + "/users/{user_id:id}", GET=get_user, PATCH=update_user, DELETE=delete_user),
     ]
