@@ -1,11 +1,14 @@
 // nexmo-client 9.5.1 (the hybrid dialect: token in the /v2/rtc handshake, Engine.IO 4, and REST on /beta, /beta2
 // and /v0.3), unmodified, under Node 20 with an XMLHttpRequest stand-in (reference §2, §6 sketch B).
 // Installed under the npm alias `nexmo-client-9` (the legacy suite has nexmo-client 4.1.0 as `nexmo-client`).
+// The last test puts it in one conversation with nexmo-client 4.1.0 (/rtc) and @vonage/client-sdk 2.3.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { VonageClient } from '@vonage/client-sdk';
 import { tokenGenerate } from '@vonage/jwt';
-import { apiHost, applicationId, privateKey, createUser, ID } from './helpers.mjs';
+import { apiHost, applicationId, privateKey, createUser, join, ID } from './helpers.mjs';
+import { legacyClient, userToken } from './legacy-client.mjs';
 import { installXMLHttpRequest, requests } from './xhr.mjs';
 
 installXMLHttpRequest();
@@ -18,14 +21,14 @@ function client() {
   });
 }
 
-function userToken(name, options = {}) {
-  return tokenGenerate(applicationId, privateKey, { subject: name, ...options });
-}
+const TEST = { timeout: 60_000 }; // a hang fails its own test instead of the whole run
 
-// The next time `emitter` emits `name`: its arguments (conversations emit (member, event)).
-function next(emitter, name) {
+// The next time `emitter` emits `name` (with arguments that `matches`): its arguments (conversations emit
+// (member, event)).
+function next(emitter, name, matches = () => true) {
   return new Promise((resolve) => {
     const handler = (...args) => {
+      if (!matches(...args)) return;
       emitter.off(name, handler);
       resolve(args);
     };
@@ -65,7 +68,7 @@ async function invitedConversation(aliceApp, bobApp, bob, displayName) {
   return { conversation, bobsView, invitation };
 }
 
-test('nexmo-client 9.5.1 creates a session over /v2/rtc and a conversation over /beta', async () => {
+test('nexmo-client 9.5.1 creates a session over /v2/rtc and a conversation over /beta', TEST, async () => {
   await withTwoUsers('nc9-create', async ({ alice, aliceApp }) => {
     assert.equal(aliceApp.me.id, alice.id);
     assert.equal(aliceApp.me.name, alice.name);
@@ -86,10 +89,17 @@ test('nexmo-client 9.5.1 creates a session over /v2/rtc and a conversation over 
     const user = await aliceApp.getUser(); // GET /beta/users/{id}
     assert.equal(user.id, alice.id);
     assert.equal(user.name, alice.name);
+
+    // a fresh token for the session (PUT /v0.2/sessions/{id}) is the one later calls carry
+    const mark2 = requests.length;
+    const fresh = userToken(alice.name, { ttl: 7200 });
+    await aliceApp.updateToken(fresh);
+    assert.deepEqual(callsSince(mark2), ['PUT /v0.2/sessions/SES-' + aliceApp.session.session_id.slice(4)]);
+    assert.equal(aliceApp.session.config.token, fresh);
   });
 });
 
-test('nexmo-client 9.5.1 ends its session with deleteSession()', async () => {
+test('nexmo-client 9.5.1 ends its session with deleteSession()', TEST, async () => {
   const alice = await createUser('nc9-logout');
   const sdk = client();
   const app = await sdk.createSession(userToken(alice.name));
@@ -99,14 +109,14 @@ test('nexmo-client 9.5.1 ends its session with deleteSession()', async () => {
   assert.equal(sdk.application, undefined);
 });
 
-test('nexmo-client 9.5.1: invite, accept, text, typing, delivered and seen between two users', async () => {
+test('nexmo-client 9.5.1: invite, accept, text, typing, delivered and seen between two users', TEST, async () => {
   await withTwoUsers('nc9-chat', async ({ alice, bob, aliceApp, bobApp }) => {
     const { conversation, bobsView, invitation } = await invitedConversation(aliceApp, bobApp, bob, 'nc9 chat');
     assert.equal(invitation.cid, conversation.id);
     assert.equal(Number.isInteger(invitation.id), true);
     assert.equal(bobsView.me.state, 'INVITED');
 
-    const joined = next(conversation, 'member:joined');
+    const joined = next(conversation, 'member:joined', (member, event) => event.body.user.id === bob.id);
     await bobsView.join(); // accepts the invitation
     assert.equal(bobsView.me.state, 'JOINED');
     const [joinedMember, joinedEvent] = await joined;
@@ -164,7 +174,7 @@ test('nexmo-client 9.5.1: invite, accept, text, typing, delivered and seen betwe
   });
 });
 
-test('nexmo-client 9.5.1: an invitation declined with leave()', async () => {
+test('nexmo-client 9.5.1: an invitation declined with leave()', TEST, async () => {
   await withTwoUsers('nc9-decline', async ({ bob, aliceApp, bobApp }) => {
     const { conversation, bobsView } = await invitedConversation(aliceApp, bobApp, bob, 'declined');
     const bobsMemberId = bobsView.me.id;
@@ -179,7 +189,7 @@ test('nexmo-client 9.5.1: an invitation declined with leave()', async () => {
   });
 });
 
-test('nexmo-client 9.5.1 fills a gap in its ordering queue from /beta2', async () => {
+test('nexmo-client 9.5.1 fills a gap in its ordering queue from /beta2', TEST, async () => {
   await withTwoUsers('nc9-gap', async ({ bob, aliceApp, bobApp }) => {
     // Bob's queue starts at the invitation; the texts sent before he accepts are not pushed to him (he is not
     // joined yet), so his member:joined arrives after a gap that his client must fetch.
@@ -203,7 +213,7 @@ test('nexmo-client 9.5.1 fills a gap in its ordering queue from /beta2', async (
   });
 });
 
-test('nexmo-client 9.5.1 pages events and conversations from /beta2', async () => {
+test('nexmo-client 9.5.1 pages events and conversations from /beta2', TEST, async () => {
   await withTwoUsers('nc9-pages', async ({ alice, aliceApp }) => {
     const conversation = await aliceApp.newConversation({ display_name: 'history' });
     await conversation.join(); // event 1: member:joined
@@ -242,7 +252,7 @@ test('nexmo-client 9.5.1 pages events and conversations from /beta2', async () =
   });
 });
 
-test('nexmo-client 9.5.1: a joined member kicks another, then leaves', async () => {
+test('nexmo-client 9.5.1: a joined member kicks another, then leaves', TEST, async () => {
   await withTwoUsers('nc9-kick', async ({ bob, aliceApp, bobApp }) => {
     const { conversation, bobsView } = await invitedConversation(aliceApp, bobApp, bob, 'kick');
     await bobsView.join();
@@ -254,7 +264,7 @@ test('nexmo-client 9.5.1: a joined member kicks another, then leaves', async () 
     const [, event] = await kicked;
     assert.equal(event.body.user.id, bob.id);
     assert.deepEqual(event.body.reason, { text: 'bye' });
-    assert.equal(bobsView.members.get(bobsMemberId)?.state ?? 'LEFT', 'LEFT');
+    assert.equal(bobsView.me.state, 'LEFT'); // Bob's client applied the event to his own member
     // Bob may no longer send
     await assert.rejects(bobsView.sendText('still here?'), (error) => {
       assert.equal(error.type, 'event:error:not-joined');
@@ -266,7 +276,7 @@ test('nexmo-client 9.5.1: a joined member kicks another, then leaves', async () 
   });
 });
 
-test('nexmo-client 9.5.1 refuses bad tokens', async () => {
+test('nexmo-client 9.5.1 refuses bad tokens', TEST, async () => {
   const user = await createUser('nc9-refused');
   const cases = [
     ['garbage', 'system:error:invalid-token'],
@@ -299,4 +309,72 @@ test('nexmo-client 9.5.1 refuses bad tokens', async () => {
       return true;
     });
   });
+});
+
+// The next conversationEvent of a @vonage/client-sdk client that `matches`.
+function nextModern(sdk, matches) {
+  return new Promise((resolve) => {
+    const handler = (event) => {
+      if (!matches(event)) return;
+      sdk.off('conversationEvent', handler);
+      resolve(event);
+    };
+    sdk.on('conversationEvent', handler);
+  });
+}
+
+test('nexmo-client 9.5.1, nexmo-client 4.1.0 and @vonage/client-sdk 2.3.1 in one conversation', TEST, async () => {
+  const [alice, bob, carol] = await Promise.all(['trio-nc9', 'trio-legacy', 'trio-modern'].map((label) => createUser(label)));
+  const a = client();
+  const b = legacyClient();
+  const c = new VonageClient({ apiUrl: apiHost, websocketUrl: apiHost, websocketPath: '/v2/rtc',
+    loggingLevel: 'Assert', rtcStatsTelemetry: false });
+  try {
+    const aliceApp = await a.createSession(userToken(alice.name));
+    const bobApp = await b.login(userToken(bob.name));
+    await c.createSession(userToken(carol.name));
+    const conversation = await aliceApp.newConversation({ display_name: 'trio' });
+    await conversation.join();
+    const bobMember = (await join(conversation.id, bob.name)).id;
+    const carolMember = (await join(conversation.id, carol.name)).id;
+    const bobsView = await bobApp.getConversation(conversation.id);
+    const cid = conversation.id;
+
+    // Alice's text reaches the legacy client as a `text` and the modern one as a text message, same id
+    const atBob = next(bobsView, 'text');
+    const atCarol = nextModern(c, (e) => e.kind === 'message:text' && e.conversationId === cid);
+    const sent = await conversation.sendText('hello both');
+    const [[, legacyText], modernText] = await Promise.all([atBob, atCarol]);
+    assert.deepEqual([legacyText.id, legacyText.body.text], [sent.id, 'hello both']);
+    assert.deepEqual([modernText.id, modernText.body.text], [sent.id, 'hello both']);
+
+    // their texts reach Alice as `text`; Carol's seen receipt lands on Alice's own copy
+    const fromBob = next(conversation, 'text', (member) => member.memberId === bobMember);
+    await bobsView.sendText('legacy here');
+    const [bobSender, bobText] = await fromBob;
+    assert.deepEqual([bobSender.memberId, bobText.body.text], [bobMember, 'legacy here']);
+    const fromCarol = next(conversation, 'text', (member) => member.memberId === carolMember);
+    await c.sendMessageTextEvent(cid, 'modern here');
+    const [carolSender, carolText] = await fromCarol;
+    assert.deepEqual([carolSender.memberId, carolSender.userId, carolText.body.text],
+      [carolMember, carol.id, 'modern here']);
+    const seen = next(conversation, 'text:seen');
+    await c.sendMessageSeenEvent(sent.id, cid);
+    const [seer, seenText] = await seen;
+    assert.equal(seer.memberId, carolMember);
+    assert.equal(seenText.id, sent.id);
+    assert.ok(conversation.events.get(sent.id).state.seen_by[carolMember]);
+
+    // typing from either generation is typing to Alice
+    const legacyTyping = next(conversation, 'text:typing:on');
+    await bobsView.startTyping();
+    assert.equal((await legacyTyping)[0].memberId, bobMember);
+    const modernTyping = next(conversation, 'text:typing:on');
+    await c.sendEphemeralEvent(cid, { typing: true });
+    assert.equal((await modernTyping)[0].memberId, carolMember);
+  } finally {
+    a.disconnect();
+    b.disconnect();
+    await c.deleteSession().catch(() => {});
+  }
 });
