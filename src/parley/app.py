@@ -84,7 +84,7 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     legacy = LegacyDialect(authenticator, inapp, hub)
 
     registry = SessionRegistry()
-    v2 = V2Dialect(authenticator, hub, registry, settings.clock_skew_seconds)
+    v2 = V2Dialect(authenticator, hub, registry)
 
     async def rtc(websocket: WebSocket) -> None:
         await serve_websocket(websocket, legacy)
@@ -95,16 +95,12 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
         *events.routes(ctx, svc.events, settings.events_envelope),
-        *members.routes(ctx, svc.members),
+        *members.routes(ctx, svc.members, svc.events),
         *conversations.routes(ctx, svc.conversations),
         *users.routes(ctx, svc.users),
-        # the client SDKs' paths: v0.3's own shapes first, then the v1 resources under /v0.3
-        *v0_3.routes(ctx, svc.conversations, svc.members, svc.events),
+        # the client SDKs' paths
+        *v0_3.routes(ctx, svc.conversations, svc.members, svc.events, svc.users),
         *sessions.routes(ctx, registry),
-        *events.routes(ctx, svc.events, "object", prefix=v0_3.PREFIX),
-        *members.routes(ctx, svc.members, prefix=v0_3.PREFIX),
-        *conversations.routes(ctx, svc.conversations, prefix=v0_3.PREFIX),
-        *users.routes(ctx, svc.users, prefix=v0_3.PREFIX),
         *beta.routes(ctx, inapp),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),

@@ -11,7 +11,7 @@ from parley.domain import ids
 from parley.domain.clock import SystemClock, iso
 from parley.domain.errors import DomainError
 from parley.domain.members import user_ref
-from parley.domain.models import Application, Conversation, ConversationState, Member, MemberState, User
+from parley.domain.models import Application, Conversation, ConversationState, Member, MemberState, Receipt, User
 from parley.domain.paging import Scan
 from parley.domain.ports import EventFilter, NewEvent, Store
 from tests.conftest import KeyPair, add_application
@@ -242,3 +242,56 @@ async def test_deleted_conversations_disappear_and_free_their_name(store: Store,
     await store.insert_conversation(new_conversation(application, conversation.name))
     with pytest.raises(DomainError):
         await store.insert_conversation(new_conversation(application, conversation.name))
+
+
+async def test_receipts_first_one_wins_and_are_scoped_by_application(store: Store, application: Application,
+                                                                     keys: KeyPair) -> None:
+    conversation, _, alice = await setup_chat(store, application, "receipts")
+    bob_user = await store.insert_user(new_user(application, "receipts-bob"))
+    bob = new_member(conversation, bob_user)
+    async with store.conversation_tx(application.id, conversation.id) as tx:
+        await tx.insert_member(bob)
+        first = await tx.append_event(text(alice, "one"))
+        second = await tx.append_event(text(alice, "two"))
+        await tx.add_receipt(Receipt(first.id, "delivered", bob.id, "2026-01-01T00:00:01.000Z"))
+        await tx.add_receipt(Receipt(first.id, "seen", bob.id, "2026-01-01T00:00:02.000Z"))
+        await tx.add_receipt(Receipt(first.id, "seen", bob.id, "2026-01-01T00:00:09.000Z"))  # a repeat: ignored
+    found = await store.receipts(application.id, conversation.id, [first.id, second.id])
+    assert [(r.event_id, r.kind, r.member_id, r.timestamp) for r in found] == [
+        (first.id, "delivered", bob.id, "2026-01-01T00:00:01.000Z"),
+        (first.id, "seen", bob.id, "2026-01-01T00:00:02.000Z")]
+    assert await store.receipts(application.id, conversation.id, []) == []
+    other = await add_application(store, keys, "other")
+    assert await store.receipts(other.id, conversation.id, [first.id]) == []
+
+
+async def test_unread_counts_content_from_others_after_the_horizon(store: Store, application: Application) -> None:
+    conversation, alice_user, alice = await setup_chat(store, application, "unread")
+    bob_user = await store.insert_user(new_user(application, "unread-bob"))
+    bob = new_member(conversation, bob_user)
+    async with store.conversation_tx(application.id, conversation.id) as tx:
+        await tx.insert_member(bob)
+        ids_ = [(await tx.append_event(text(alice, f"m{i}"))).id for i in range(5)]
+        await tx.append_event(NewEvent("custom:x", alice, None, {}, now()))  # not a content type
+        await tx.append_event(text(bob, "from bob"))  # bob's own
+        await tx.mark_event_deleted(ids_[4], now())
+    types = ["image", "message", "text"]
+    assert await store.count_unread(application.id, conversation.id, bob_user.id, 0, None, types) == 4
+    assert await store.count_unread(application.id, conversation.id, bob_user.id, ids_[1], None, types) == 2
+    assert await store.count_unread(application.id, conversation.id, bob_user.id, 0, ids_[2], types) == 3
+    assert await store.count_unread(application.id, conversation.id, alice_user.id, 0, None, types) == 1
+
+
+async def test_a_user_checked_live_in_a_transaction_cannot_be_deleted_until_it_ends(
+        store: Store, application: Application) -> None:
+    conversation, _, _ = await setup_chat(store, application, "delete-race")
+    joining = await store.insert_user(new_user(application, "delete-race-joiner"))
+    async with store.conversation_tx(application.id, conversation.id) as tx:
+        assert await tx.user_is_live(joining.id) is True
+        deleting = asyncio.ensure_future(store.delete_user(application.id, joining.id, now()))
+        await asyncio.sleep(0.2)
+        assert not deleting.done()  # the delete waits for the joining transaction
+        await tx.insert_member(new_member(conversation, joining))
+    assert await deleting is True
+    async with store.conversation_tx(application.id, conversation.id) as tx:
+        assert await tx.user_is_live(joining.id) is False

@@ -128,3 +128,126 @@ def test_text_reaches_every_joined_member_and_is_idempotent_by_tid(parley_server
         assert b.recv(timeout=5) == "3"  # the next frame bob gets is the pong: no duplicate text
         c.send("2")
         assert c.recv(timeout=5) == "3"  # carol is only invited: she got no text
+
+
+def login(socket: ClientConnection, server: Server, name: str, **claims: Any) -> dict[str, Any]:
+    now = int(time.time())
+    token = jwt.encode({"application_id": server.app_id, "iat": now, "exp": now + 600, "sub": name, **claims},
+                       server.private_key.read_text(), algorithm="RS256")
+    reply_name, reply = request(socket, "session:login", {"tid": f"login-{name}", "body": {"token": token}})
+    assert reply_name == "session:success", reply
+    return reply
+
+
+def next_event(socket: ClientConnection) -> tuple[str, dict[str, Any]]:
+    name, payload = json.loads(str(socket.recv(timeout=15))[2:])
+    return name, payload
+
+
+def test_update_token_extends_a_session_and_an_expired_one_is_told(parley_server: Server) -> None:
+    name = f"exp-{time.time_ns()}"
+    admin_post(parley_server, "/v1/users", {"name": name})
+    other = f"other-{time.time_ns()}"
+    admin_post(parley_server, "/v1/users", {"name": other})
+    with rtc(parley_server) as socket:
+        # valid for ~5 more seconds: the server allows 30 s of clock skew past exp
+        login(socket, parley_server, name, exp=int(time.time()) - 25)
+        assert next_event(socket)[0] == "session:error:expired-token"  # pushed when it runs out
+        assert request(socket, "user:conversations", {"tid": "u1"})[0] == "session:error:expired-token"
+        refused = request(socket, "session:update-token",
+                          {"tid": "u2", "body": {"token": user_token(parley_server, other)}})
+        assert refused[0] == "session:error:invalid-token"  # another user's token cannot take the session over
+        assert request(socket, "session:update-token", {"tid": "u3", "body": {"token": "x.y.z"}})[0] == \
+            "session:error:invalid-token"
+        renewed = request(socket, "session:update-token",
+                          {"tid": "u4", "body": {"token": user_token(parley_server, name)}})
+        assert renewed == ("session:update-token:success", {"rid": "u4", "body": {}})
+        assert request(socket, "user:conversations", {"tid": "u5"}) == ("user:conversations:success",
+                                                                        {"rid": "u5", "body": []})
+
+
+def test_history_carries_receipt_maps_unread_counts_and_a_gap_flag(parley_server: Server) -> None:
+    suffix = time.time_ns()
+    alice, bob = f"alice-{suffix}", f"bob-{suffix}"
+    for name in (alice, bob):
+        admin_post(parley_server, "/v1/users", {"name": name})
+    with rtc(parley_server) as a, rtc(parley_server) as b:
+        login(a, parley_server, alice)
+        login(b, parley_server, bob)
+        cid = request_skipping_pushes(a, "new:conversation", {"tid": "n", "body": {}})["body"]["id"]
+        a_member = request_skipping_pushes(a, "conversation:join", {"tid": "j", "cid": cid,
+                                                                    "body": {"user_name": alice}})["body"]["id"]
+        b_member = request_skipping_pushes(b, "conversation:join", {"tid": "k", "cid": cid,
+                                                                    "body": {"user_name": bob}})["body"]["id"]
+        text_ids = [request_skipping_pushes(a, "text", {"tid": f"t{i}", "cid": cid, "from": a_member,
+                                                        "body": {"text": f"hi {i}"}})["body"]["id"]
+                    for i in range(3)]
+        assert request_skipping_pushes(b, "user:conversations", {"tid": "c"})["body"][0]["unread_count"] == 3
+        for kind in ("text:delivered", "text:seen"):
+            b.send("42" + json.dumps([kind, {"tid": kind, "cid": cid, "from": b_member,
+                                             "body": {"event_id": text_ids[1]}}]))
+        listed = request_skipping_pushes(b, "conversation:events", {"tid": "e", "cid": cid, "body": {}})
+        assert listed["complete"] is True
+        by_id = {e["id"]: e for e in listed["body"]}
+        state = by_id[text_ids[1]]["state"]
+        assert set(state["seen_by"]) == {b_member} and set(state["delivered_to"]) == {b_member}
+        assert by_id[text_ids[0]]["state"] == {"seen_by": {}, "delivered_to": {}}
+        assert request_skipping_pushes(b, "user:conversations", {"tid": "c2"})["body"][0]["unread_count"] == 1
+        # bob leaves; alice goes on; bob's catch-up after its last id is explicitly cut at his leave
+        request_skipping_pushes(b, "conversation:member:delete", {"tid": "l", "cid": cid,
+                                                                  "body": {"member_id": b_member}})
+        request_skipping_pushes(a, "text", {"tid": "late", "cid": cid, "from": a_member, "body": {"text": "late"}})
+        after = request_skipping_pushes(b, "conversation:events",
+                                        {"tid": "e2", "cid": cid, "body": {"start_id": text_ids[-1] + 1}})
+        assert after["complete"] is False
+        assert [e["type"] for e in after["body"]][-1] == "member:left"
+        assert after["served_up_to"] == after["body"][-1]["id"]
+
+
+def request_skipping_pushes(socket: ClientConnection, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Send a request and return its reply, skipping events pushed meanwhile."""
+    socket.send("42" + json.dumps([name, payload]))
+    while True:
+        reply_name, reply = next_event(socket)
+        if reply.get("rid") == payload["tid"]:
+            assert reply_name == f"{name}:success", (reply_name, reply)
+            return reply
+
+
+def test_conversation_delete_is_for_its_creator(parley_server: Server) -> None:
+    suffix = time.time_ns()
+    alice, bob = f"alice-{suffix}", f"bob-{suffix}"
+    for name in (alice, bob):
+        admin_post(parley_server, "/v1/users", {"name": name})
+    with rtc(parley_server) as a, rtc(parley_server) as b:
+        login(a, parley_server, alice)
+        login(b, parley_server, bob)
+        cid = request_skipping_pushes(a, "new:conversation", {"tid": "n", "body": {}})["body"]["id"]
+        request_skipping_pushes(b, "conversation:join", {"tid": "j", "cid": cid, "body": {"user_name": bob}})
+        assert request_skipping_pushes_error(b, "conversation:delete", {"tid": "d1", "cid": cid}) == \
+            "conversation:error:permission-denied"
+        assert request_skipping_pushes(a, "conversation:delete", {"tid": "d2", "cid": cid})["cid"] == cid
+        assert request_skipping_pushes_error(a, "conversation:get", {"tid": "g", "cid": cid}) == \
+            "conversation:error:not-found"
+
+
+def request_skipping_pushes_error(socket: ClientConnection, name: str, payload: dict[str, Any]) -> str:
+    socket.send("42" + json.dumps([name, payload]))
+    while True:
+        reply_name, reply = next_event(socket)
+        if reply.get("rid") == payload["tid"]:
+            assert reply["type"] == reply_name
+            return reply_name
+
+
+def test_a_tokens_acl_governs_every_socket_request(parley_server: Server) -> None:
+    name = f"acl-{time.time_ns()}"
+    admin_post(parley_server, "/v1/users", {"name": name})
+    read_only = {"paths": {"/*/sessions/**": {}, "/*/users/**": {"methods": ["GET"]},
+                           "/*/conversations/**": {"methods": ["GET"]}}}
+    with rtc(parley_server) as socket:
+        login(socket, parley_server, name, acl=read_only)
+        assert request(socket, "user:conversations", {"tid": "a"})[0] == "user:conversations:success"
+        reply_name, reply = request(socket, "new:conversation", {"tid": "b", "body": {}})
+        assert (reply_name, reply["rid"]) == ("system:error:permission", "b")
+        assert "POST /v1/conversations" in reply["description"]

@@ -19,7 +19,8 @@ import pytest
 from .conftest import Server
 
 JS_DIR = Path(__file__).parent / "js"
-PACKAGES = ("@vonage/conversations", "@vonage/users", "@vonage/jwt", "@vonage/auth")
+PACKAGES = ("@vonage/conversations", "@vonage/users", "@vonage/jwt", "@vonage/auth", "@vonage/client-sdk",
+            "nexmo-client")
 NODE_TIMEOUT = 180
 
 pytestmark = pytest.mark.e2e

@@ -56,6 +56,10 @@ async def test_events_posted_like_nexmo_client_9(world: World) -> None:
     listed = await api.ok("GET", f"/v1/conversations/{world.cid}/events?start_id=5")
     assert [(e["id"], e["type"]) for e in listed["_embedded"]["events"]] == [
         (5, "text"), (6, "text:seen"), (7, "custom:poll")]
+    # /beta2 lists the text with its receipt map (what the client's text.seen() checks)
+    [text_event] = (await api.ok("GET", f"/beta2/conversations/{world.cid}/events?start_id=5&end_id=5",
+                                 sub="alice"))["_embedded"]["data"]["events"]
+    assert text_event["state"] == {"seen_by": {world.members["bob"]["id"]: seen["timestamp"]}, "delivered_to": {}}
     # the invited carol may not send
     refused = await api.request("POST", base, sub="carol", json={"type": "text", "from": carol,
                                                                  "body": {"text": "x"}})

@@ -180,7 +180,8 @@ async def test_openapi_json_and_docs_are_served(sqlite_store: tuple[Store, Setti
 
 
 def _sample_path(template: str) -> str:
-    samples = {"user_id": "USR-x", "conversation_id": "CON-x", "member_id": "MEM-x", "event_id": "1"}
+    samples = {"user_id": "USR-x", "conversation_id": "CON-x", "member_id": "MEM-x", "event_id": "1",
+               "session_id": "SES-x"}
     return re.sub(r"{(\w+)}", lambda match: samples[match.group(1)], template)
 
 

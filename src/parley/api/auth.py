@@ -41,6 +41,16 @@ class Claims:
     expires: float
 
 
+@dataclass(frozen=True)
+class SessionGrant:
+    principal: Principal
+    acl: Any
+    expires: float  # epoch seconds
+
+    def allows(self, method: str, path: str) -> bool:
+        return path_allowed(self.acl, method, path)
+
+
 def _number(value: Any, name: str) -> float | None:
     if value is None:
         return None
@@ -210,6 +220,15 @@ class Authenticator:
         if not isinstance(sub, str) or not sub or "\x00" in sub or len(sub) > 1_000 or not _is_text(sub):
             raise invalid_token("The token's sub claim is not a user name.")
         return sub
+
+    async def session(self, token: str, path: str) -> SessionGrant:
+        """A socket login: the token's user, its ACL (checked on every later request of the session) and the
+        time after which the session has expired."""
+        claims = await self.claims(token)
+        principal = await self.principal(f"Bearer {token}", "GET", path)
+        if principal.user is None:
+            raise invalid_token("A session token names its user in the sub claim.")
+        return SessionGrant(principal, claims.acl, claims.expires + self._skew)
 
     async def principal(self, authorization: str | None, method: str, path: str) -> Principal:
         claims = await self.claims(bearer_token(authorization))

@@ -77,6 +77,8 @@ def event(stored: Event) -> dict[str, Any]:
     payload: dict[str, Any] = {"type": e.type, "cid": e.conversation_id, "body": e.body, "timestamp": e.timestamp}
     if e.id:
         payload = {"id": e.id, **payload}
+    if e.state is not None:  # receipt maps, where the reader asked for them (`EventService.with_state`)
+        payload["state"] = e.state
     sender = e.from_member
     if e.type.startswith("member:") and isinstance(e.body.get("member_id"), str):
         # A member event is `from` the member whose state it changes (the clients apply it to

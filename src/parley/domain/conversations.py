@@ -131,11 +131,13 @@ class ConversationService:
         return updated
 
     async def delete(self, principal: Principal, conversation_id: str) -> None:
-        # Admin only: any user may join a conversation it knows the id of, so "a member may delete it" would
-        # let anyone delete anything.
+        # An admin or the conversation's creator (the In-App Messaging clients' `conversation.del()`): any user
+        # may join a conversation it knows the id of, so "a member may delete it" would let anyone delete anything.
         if principal.user is not None:
-            await readable_conversation(self._store, principal, conversation_id)  # strangers get not-found
-            raise forbidden("Only an admin token may delete a conversation.", "conversation:error:permission-denied")
+            conversation, _ = await readable_conversation(self._store, principal, conversation_id)
+            if conversation.created_by != principal.user.id:
+                raise forbidden("Only an admin token or the conversation's creator may delete it.",
+                                "conversation:error:permission-denied")
         async with self._store.conversation_tx(principal.application_id, conversation_id) as tx:
             await tx.delete_conversation(iso(self._clock.now()))
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from parley.domain.access import history_limit, readable_conversation, require_joined, require_writable
 from parley.domain.clock import Clock, iso
 from parley.domain.errors import DomainError, forbidden, invalid, not_found
 from parley.domain.limits import Limits
-from parley.domain.models import JSON, Event, Member
+from parley.domain.models import JSON, Event, Member, ReadState, Receipt
 from parley.domain.paging import Page, PageRequest, paginate
 from parley.domain.ports import ConversationTx, EventFilter, EventSink, NewEvent, Store
 from parley.domain.principal import Principal
@@ -32,6 +33,8 @@ AUDIO_TYPES = frozenset({
 CONTENT_TYPES = frozenset({"message", "text", "image"})
 EPHEMERAL_TYPES = frozenset({"ephemeral", "text:typing:on", "text:typing:off"})
 DELETABLE_TYPES = frozenset({"message", "text", "image"})
+RECEIPT_FIELDS = {"seen": "seen_by", "delivered": "delivered_to", "submitted": "submitted_to",
+                  "rejected": "rejected_by", "undeliverable": "undeliverable_to"}
 MESSAGE_TYPES = ("text", "image", "audio", "video", "file", "vcard", "location", "template", "custom", "random")
 # `filter_group_type=ChatEvents` (what @vonage/client-sdk lists history with): the conversation's content and
 # membership, without receipts, which that client cannot parse in a listing (their effect is the messages' state).
@@ -55,6 +58,17 @@ def is_deletable(event_type: str) -> bool:
 class Created:
     event: Event
     replayed: bool  # True when an idempotency key matched an earlier event
+
+
+@dataclass(frozen=True)
+class History:
+    page: Page[Event]
+    last_event_id: int
+    served_up_to: int | None  # set when the reader may not see past this id (its membership ended)
+
+    @property
+    def complete(self) -> bool:
+        return self.served_up_to is None
 
 
 def parse_type_filter(raw: str) -> tuple[str, ...]:
@@ -187,6 +201,7 @@ class EventService:
             event = await tx.append_event(NewEvent(event_type, sender, to_id, body, now, key))
             if event_type in RECEIPT_TYPES and sender is not None:
                 await self._advance_horizon(tx, sender, event_type, body)
+                await self._record_receipt(tx, sender, event_type, body, now)
         await self._sink.committed(principal.application_id, [event])
         return Created(event, replayed=False)
 
@@ -236,6 +251,15 @@ class EventService:
         elif event_type.endswith(":delivered") and target > member.delivered_event_id:
             await tx.update_member(dataclasses.replace(member, delivered_event_id=target))
 
+    @staticmethod
+    async def _record_receipt(tx: ConversationTx, member: Member, event_type: str, body: JSON, now: str) -> None:
+        """The per-event maps cover content (text, image, message) received from someone else: a client that
+        marks its own message delivered (the Vonage client SDK does) is not another member's receipt."""
+        target = await tx.event(event_id_value(body["event_id"], "body.event_id"))
+        if target is None or target.type not in CONTENT_TYPES or target.from_member == member.id:
+            return
+        await tx.add_receipt(Receipt(target.id, event_type.rsplit(":", 1)[1], member.id, now))
+
     async def delete(self, principal: Principal, conversation_id: str, event_id: int) -> None:
         await readable_conversation(self._store, principal, conversation_id)
         now = iso(self._clock.now())
@@ -265,8 +289,47 @@ class EventService:
         return event
 
     async def list(self, principal: Principal, conversation_id: str, request: PageRequest) -> Page[Event]:
-        _, member = await readable_conversation(self._store, principal, conversation_id)
-        filter = event_filter(dict(request.filters), history_limit(member))
+        return (await self.history(principal, conversation_id, request)).page
+
+    async def history(self, principal: Principal, conversation_id: str, request: PageRequest) -> History:
+        """A page of events, plus whether the range asked for could be served in full: a reader whose
+        membership ended sees history only up to its leave, and a catching-up client must be told so rather
+        than silently get less."""
+        conversation, member = await readable_conversation(self._store, principal, conversation_id)
+        limit = history_limit(member)
+        filter = event_filter(dict(request.filters), limit)
         rows = await self._store.events(principal.application_id, conversation_id, request.scan(), filter)
-        return paginate(rows, request, lambda event: event.id)
+        asked = filter.end_id or conversation.last_event_id
+        cut = limit is not None and asked > limit
+        return History(paginate(rows, request, lambda event: event.id), conversation.last_event_id,
+                       served_up_to=limit if cut else None)
+
+    async def with_state(self, application_id: str, conversation_id: str, events: Sequence[Event]
+                         ) -> Sequence[Event]:
+        """The events, each text/image/message carrying its receipt maps (`state`)."""
+        content = [e.id for e in events if e.type in CONTENT_TYPES]
+        maps: dict[int, dict[str, dict[str, str]]] = {i: {} for i in content}
+        for receipt in await self._store.receipts(application_id, conversation_id, content):
+            field = RECEIPT_FIELDS.get(receipt.kind)
+            if field is not None:
+                maps[receipt.event_id].setdefault(field, {})[receipt.member_id] = receipt.timestamp
+        return [dataclasses.replace(e, state={"seen_by": {}, "delivered_to": {}, **maps[e.id]})
+                if e.id in maps else e for e in events]
+
+    async def read_state(self, principal: Principal, conversation_id: str, member_id: str | None) -> ReadState:
+        """A member's horizons and unread count (`member_id` None: the caller's own membership). Unread counts
+        text, image and message events from others after the seen horizon: seeing event N counts as having
+        seen everything before it."""
+        if member_id is None and principal.user is None:
+            raise DomainError("user:error:invalid-user-token", "Token does not contain a user name.")
+        conversation, own = await readable_conversation(self._store, principal, conversation_id)
+        member = own if member_id is None else await self._store.member(
+            principal.application_id, conversation_id, member_id)
+        if member is None:
+            raise not_found("member")
+        unread = await self._store.count_unread(principal.application_id, conversation_id, member.user_id,
+                                                member.seen_event_id, history_limit(member), sorted(CONTENT_TYPES))
+        last = history_limit(member)
+        return ReadState(member.id, member.seen_event_id, member.delivered_event_id,
+                         conversation.last_event_id if last is None else last, unread)
 

@@ -116,6 +116,8 @@ class MemberService:
         now = iso(self._clock.now())
         async with self._store.conversation_tx(principal.application_id, conversation_id) as tx:
             require_writable(tx.conversation)
+            if not await tx.user_is_live(user.id):
+                raise not_found("user")  # deleted since it was looked up
             actor = await self._actor(tx, principal)
             if on_behalf:
                 # Leniently: an id that names no joined member of this conversation leaves the act to the system.

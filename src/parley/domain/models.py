@@ -111,3 +111,28 @@ class Event:
     timestamp: str
     deleted: str | None = None
     from_user: UserRef | None = None
+    # Receipts of a text/image/message as the clients show them ({"seen_by": {member: ts}, ...}); filled only
+    # by the reads that need it (EventService.with_state).
+    state: JSON | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One member's receipt of one event (first one wins): kind is seen, delivered, submitted, rejected or
+    undeliverable."""
+
+    event_id: int
+    kind: str
+    member_id: str
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class ReadState:
+    """A member's horizons in a conversation and what it has not seen yet."""
+
+    member_id: str
+    seen_event_id: int
+    delivered_event_id: int
+    last_event_id: int
+    unread_count: int

@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from parley.domain.models import JSON, Application, Conversation, Event, Member, MemberState, User
+from parley.domain.models import JSON, Application, Conversation, Event, Member, MemberState, Receipt, User
 from parley.domain.paging import Scan
 
 
@@ -50,6 +50,9 @@ class ConversationTx(Protocol):
 
     async def member(self, member_id: str) -> Member | None: ...
     async def live_member_of_user(self, user_id: str) -> Member | None: ...
+    async def user_is_live(self, user_id: str) -> bool:
+        """Whether the user exists and is not deleted; holds the user's row until the transaction ends, so a
+        concurrent user delete waits for this transaction (and then ends what it created)."""
     async def count_live_members(self) -> int: ...
     async def insert_member(self, member: Member) -> None: ...
     async def update_member(self, member: Member) -> None: ...
@@ -57,6 +60,8 @@ class ConversationTx(Protocol):
     async def event_by_key(self, key: str) -> Event | None: ...
     async def event(self, event_id: int) -> Event | None: ...
     async def mark_event_deleted(self, event_id: int, when: str) -> None: ...
+    async def add_receipt(self, receipt: Receipt) -> None:
+        """Record a receipt unless the member already has one of that kind for that event."""
     async def update_conversation(self, conversation: Conversation) -> None: ...
     async def delete_conversation(self, when: str) -> None: ...
 
@@ -107,6 +112,15 @@ class Store(Protocol):
     async def events(
         self, application_id: str, conversation_id: str, scan: Scan, filter: EventFilter
     ) -> Sequence[Event]: ...
+    async def receipts(
+        self, application_id: str, conversation_id: str, event_ids: Sequence[int]
+    ) -> Sequence[Receipt]: ...
+    async def count_unread(
+        self, application_id: str, conversation_id: str, user_id: str, after_id: int, up_to_id: int | None,
+        types: Sequence[str],
+    ) -> int:
+        """Events of `types` with ids in (after_id, up_to_id], not deleted and not sent by any membership of
+        `user_id`."""
 
 
 class EventSink(Protocol):

@@ -128,10 +128,12 @@ class UserService:
         require_admin(principal)
         if await self._store.user(principal.application_id, user_id) is None:
             raise not_found("user")
-        # Memberships end first: a failure half-way leaves a user that a retry deletes completely.
+        # Memberships end first: a failure half-way leaves a user that a retry deletes completely. A join that
+        # raced the first pass committed before the delete (joins hold the user's row): the second pass ends it.
         await self._members.leave_everywhere(principal.application_id, user_id)
         if not await self._store.delete_user(principal.application_id, user_id, iso(self._clock.now())):
             raise not_found("user")
+        await self._members.leave_everywhere(principal.application_id, user_id)
 
     async def list(self, principal: Principal, request: PageRequest) -> Page[User]:
         name = request.filters.get("name")

@@ -44,6 +44,7 @@ class Connection(Protocol):
 
 class Backend(Protocol):
     for_update: str  # the row-lock clause to append to a SELECT inside a transaction
+    for_share: str  # the shared row-lock clause (blocks writers of the row until the transaction ends)
     reread_after_lock: bool  # must a transaction read again what it read while taking the lock?
 
     def read(self) -> Connection: ...
@@ -103,6 +104,7 @@ def _open_sqlite(path: Path, synchronous: str) -> sqlite3.Connection:
 
 class SQLiteBackend:
     for_update = ""  # BEGIN IMMEDIATE already holds the database's write lock
+    for_share = ""
     reread_after_lock = False  # ... so the transaction's first read is already current
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
@@ -208,6 +210,7 @@ async def _keep_session(connection: Any) -> None:
 
 class PostgresBackend:
     for_update = " FOR UPDATE"
+    for_share = " FOR SHARE"
     reread_after_lock = True  # READ COMMITTED: the locking statement's snapshot predates a writer it waited for
 
     def __init__(self, pool: Any) -> None:

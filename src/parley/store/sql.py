@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from parley.domain.errors import DomainError, already_joined, duplicate_name, not_found
-from parley.domain.models import Application, Conversation, Event, Member, MemberState, User, UserRef
+from parley.domain.models import Application, Conversation, Event, Member, MemberState, Receipt, User, UserRef
 from parley.domain.paging import Scan
 from parley.domain.ports import ConversationTx, EventFilter, NewEvent
 from parley.store import rows
@@ -45,8 +45,9 @@ def created_between(where: list[str], args: list[Any], start: str | None, end: s
 
 
 class SQLConversationTx:
-    def __init__(self, connection: Connection, conversation: Conversation) -> None:
+    def __init__(self, connection: Connection, conversation: Conversation, share: str) -> None:
         self._db = connection
+        self._share = share
         self._snapshot = conversation
         self._last_event_id = conversation.last_event_id
 
@@ -68,6 +69,11 @@ class SQLConversationTx:
             f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.conversation_id = ? AND m.user_id = ? "
             "AND m.state IN ('INVITED', 'JOINED')", self._snapshot.id, user_id)
         return rows.member(row) if row else None
+
+    async def user_is_live(self, user_id: str) -> bool:
+        row = await self._db.fetchrow(
+            f"SELECT 1 FROM users WHERE id = ? AND deleted IS NULL{self._share}", user_id)
+        return row is not None
 
     async def count_live_members(self) -> int:
         row = await self._db.fetchrow(
@@ -121,6 +127,12 @@ class SQLConversationTx:
     async def mark_event_deleted(self, event_id: int, when: str) -> None:
         await self._db.execute("UPDATE events SET deleted = ? WHERE conversation_id = ? AND id = ?",
                                when, self._snapshot.id, event_id)
+
+    async def add_receipt(self, receipt: Receipt) -> None:
+        await self._db.execute(
+            "INSERT INTO receipts (conversation_id, event_id, kind, member_id, timestamp) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            self._snapshot.id, receipt.event_id, receipt.kind, receipt.member_id, receipt.timestamp)
 
     async def update_conversation(self, conversation: Conversation) -> None:
         try:
@@ -298,7 +310,7 @@ class SQLStore:
                                          conversation_id)
                 if last is not None and last[0] != conversation.last_event_id:
                     conversation = dataclasses.replace(conversation, last_event_id=int(last[0]))
-            yield SQLConversationTx(db, conversation)
+            yield SQLConversationTx(db, conversation, self._backend.for_share)
 
     # -- members --------------------------------------------------------------------------------------------
     async def member(self, application_id: str, conversation_id: str, member_id: str) -> Member | None:
@@ -357,3 +369,32 @@ class SQLStore:
             f"SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE {' AND '.join(where)}{tail}", *args)
         senders: dict[str, UserRef | None] = {}
         return [rows.event(row, senders) for row in found]
+
+    async def receipts(
+        self, application_id: str, conversation_id: str, event_ids: Sequence[int]
+    ) -> Sequence[Receipt]:
+        if not event_ids:
+            return []
+        marks = ", ".join("?" * len(event_ids))
+        found = await self._backend.read().fetch(
+            "SELECT r.event_id, r.kind, r.member_id, r.timestamp FROM receipts r "
+            "WHERE r.conversation_id = (SELECT id FROM conversations WHERE application_id = ? AND id = ?) "
+            f"AND r.event_id IN ({marks}) ORDER BY r.event_id, r.timestamp",
+            application_id, conversation_id, *event_ids)
+        return [Receipt(int(row[0]), row[1], row[2], row[3]) for row in found]
+
+    async def count_unread(
+        self, application_id: str, conversation_id: str, user_id: str, after_id: int, up_to_id: int | None,
+        types: Sequence[str],
+    ) -> int:
+        where = [self._EVENT_SCOPE, "e.id > ?", "e.deleted IS NULL",
+                 f"e.type IN ({', '.join('?' * len(types))})",
+                 "(e.from_member IS NULL OR e.from_member NOT IN "
+                 "(SELECT id FROM members WHERE conversation_id = ? AND user_id = ?))"]
+        args: list[Any] = [application_id, conversation_id, after_id, *types, conversation_id, user_id]
+        if up_to_id is not None:
+            where.append("e.id <= ?")
+            args.append(up_to_id)
+        row = await self._backend.read().fetchrow(f"SELECT COUNT(*) FROM events e WHERE {' AND '.join(where)}",
+                                                  *args)
+        return int(row[0]) if row else 0

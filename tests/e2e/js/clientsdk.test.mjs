@@ -66,6 +66,11 @@ test('@vonage/client-sdk 2.3.1 opens a session on /v2/rtc, and bad tokens are re
   try {
     const sessionId = await sdk.createSession(userToken(user.name));
     assert.match(sessionId, /^SES-/);
+    await sdk.refreshSession(userToken(user.name, { ttl: 3600 })); // PUT /v0.2/sessions/{id} with the new token
+    await assert.rejects(sdk.refreshSession(userToken(`${user.name}-nobody`)), (error) => {
+      assert.equal(error.code, 'user:error:not-found'); // a token for no user extends nothing
+      return true;
+    });
     await sdk.deleteSession();
   } finally {
     sdk.disconnect?.();
@@ -203,6 +208,14 @@ test('nexmo-client 4.1.0 and @vonage/client-sdk 2.3.1 in one conversation: texts
       const state = conversation.events.get(sent.id).state;
       assert.deepEqual(Object.keys(state.seen_by), [modernMember]);
       assert.deepEqual(Object.keys(state.delivered_to), [modernMember]);
+
+      // typing: the legacy indicator is an ephemeral {typing} for the modern client, and back
+      await conversation.startTyping();
+      const typing = await modern.events.next(ofKind('ephemeral', cid, (e) => e.from.memberId === legacyMember));
+      assert.deepEqual(typing.body, { typing: true });
+      const typingOff = new Promise((resolve) => conversation.on('text:typing:off', (member, event) => resolve(event)));
+      await modern.sdk.sendEphemeralEvent(cid, { typing: false });
+      assert.equal((await typingOff).from, modernMember);
 
       // both histories show both texts under their own names, in the same order with the same ids
       const modernHistory = (await modern.sdk.getConversationEvents(cid, { order: 'asc', pageSize: 100 })).events

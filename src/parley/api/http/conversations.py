@@ -19,7 +19,10 @@ def include_custom_data(filters: Mapping[str, str]) -> bool:
     return filters.get("include_custom_data", "").lower() == "true"
 
 
-def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1") -> list[Route]:
+def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1",
+           nested_membership: bool = False) -> list[Route]:
+    """`nested_membership`: a user's conversations carry the membership as `_embedded.member` (v0.3)."""
+
     async def list_conversations(request: Request) -> Response:
         principal = await ctx.principal(request)
         page = await conversations.list(principal, query_page(request, ["date_start", "date_end",
@@ -56,7 +59,7 @@ def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1"
         page = await conversations.list_of_user(principal, user_id, query_page(request, USER_CONVERSATION_FILTERS))
         base = ctx.base_url(request)
         custom = include_custom_data(page.request.filters)
-        items = [render.user_conversation(base, c, m, custom) for c, m in page.items]
+        items = [render.user_conversation(base, c, m, custom, nested_membership) for c, m in page.items]
         url = f"{base}{prefix}/users/{user_id}/conversations"
         return JSONResponse(envelope(url, {"conversations": items}, page))
 

@@ -7,6 +7,7 @@ bare array, the live API (and the Java SDK since 8.9.1) returns `{"events": [...
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.routing import Route
 from parley.api.http import render
 from parley.api.http.common import Context, JSONResponse, empty, envelope, int_path, query_page, resource
 from parley.domain.events import EventService
+from parley.domain.models import Event
 from parley.domain.validate import optional_str
 
 PATH = "/conversations/{conversation_id:id}/events"
@@ -38,13 +40,25 @@ def idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
     return optional_str(body, "client_ref", MAX_KEY_CHARS) or None
 
 
-def routes(ctx: Context, events: EventService, envelope_mode: str, prefix: str = "/v1") -> list[Route]:
+def as_stored(event: Event) -> Event:
+    return event
+
+
+def routes(ctx: Context, events: EventService, envelope_mode: str, prefix: str = "/v1",
+           present: Callable[[Event], Event] = as_stored, filters: Sequence[str] = FILTERS,
+           receipt_state: bool = False) -> list[Route]:
+    """`present` names events for the clients of this prefix (v1 shows them as they were sent);
+    `receipt_state`: listed messages carry their receipts as `state` {seen_by, delivered_to} (v0.3)."""
+
     async def list_events(request: Request) -> Response:
         principal = await ctx.principal(request)
         conversation_id = request.path_params["conversation_id"]
-        page = await events.list(principal, conversation_id, query_page(request, FILTERS))
+        page = await events.list(principal, conversation_id, query_page(request, filters))
         base = ctx.base_url(request)
-        items = [render.event(base, e) for e in page.items]
+        listed = page.items
+        if receipt_state:
+            listed = await events.with_state(principal.application_id, conversation_id, listed)
+        items = [render.event(base, present(e)) for e in listed]
         url = f"{base}{prefix}/conversations/{conversation_id}/events"
         embedded: Any = items if wants_array(request, envelope_mode) else {"events": items}
         return JSONResponse(envelope(url, embedded, page))
@@ -56,13 +70,14 @@ def routes(ctx: Context, events: EventService, envelope_mode: str, prefix: str =
                                       idempotency_key(request, body))
         # A retry gets the original reply; the header tells a curious client it was a replay.
         headers = {"idempotent-replayed": "true"} if created.replayed else None
-        return JSONResponse(render.event(ctx.base_url(request), created.event), status_code=201, headers=headers)
+        return JSONResponse(render.event(ctx.base_url(request), present(created.event)), status_code=201,
+                            headers=headers)
 
     async def get_event(request: Request) -> Response:
         principal = await ctx.principal(request)
         params = request.path_params
         event = await events.get(principal, params["conversation_id"], int_path(params["event_id"], "event_id"))
-        return JSONResponse(render.event(ctx.base_url(request), event))
+        return JSONResponse(render.event(ctx.base_url(request), present(event)))
 
     async def delete_event(request: Request) -> Response:
         principal = await ctx.principal(request)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.http import render
 from parley.api.http.common import Context, JSONResponse, envelope, query_page, resource
+from parley.domain.events import EventService
 from parley.domain.members import MemberService
 
 PATH = "/conversations/{conversation_id:id}/members"
 
 
-def routes(ctx: Context, members: MemberService, prefix: str = "/v1") -> list[Route]:
+def routes(ctx: Context, members: MemberService, events: EventService, prefix: str = "/v1") -> list[Route]:
     async def list_members(request: Request) -> Response:
         principal = await ctx.principal(request)
         conversation_id = request.path_params["conversation_id"]
@@ -47,8 +50,18 @@ def routes(ctx: Context, members: MemberService, prefix: str = "/v1") -> list[Ro
         member = await members.update(principal, params["conversation_id"], params.get("member_id", "me"), body)
         return JSONResponse(render.member(ctx.base_url(request), member))
 
+    async def read_state(request: Request) -> Response:
+        """parley's extension: a member's read horizons and unread count (text, image and message events from
+        others after the last one it saw)."""
+        principal = await ctx.principal(request)
+        params = request.path_params
+        state = await events.read_state(principal, params["conversation_id"], params.get("member_id"))
+        return JSONResponse(dataclasses.asdict(state))
+
     return [
         resource(prefix + PATH, GET=list_members, POST=create_member),
         resource(prefix + PATH + "/me", GET=get_me, PATCH=update_member),
+        resource(prefix + PATH + "/me/read-state", GET=read_state),
+        resource(prefix + PATH + "/{member_id:id}/read-state", GET=read_state),
         resource(prefix + PATH + "/{member_id:id}", GET=get_member, PATCH=update_member),
     ]

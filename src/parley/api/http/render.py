@@ -61,12 +61,15 @@ def conversation_lite(base: str, c: Conversation, custom_data: bool = False) -> 
     return lite
 
 
-def user_conversation(base: str, c: Conversation, m: Member, custom_data: bool = False) -> dict[str, Any]:
-    """A conversation as one user sees it: with its membership; `custom_data` only when asked for."""
+def user_conversation(base: str, c: Conversation, m: Member, custom_data: bool = False,
+                      nested: bool = False) -> dict[str, Any]:
+    """A conversation as one user sees it: with its membership (`nested`: as `_embedded.member`, what the v0.3
+    clients read); `custom_data` only when asked for."""
     full = conversation(base, c)
     if not custom_data:
         full["properties"] = {k: v for k, v in c.properties.items() if k != "custom_data"}
-    return {**full, "_embedded": {"id": m.id, "state": m.state.value}}
+    membership = {"id": m.id, "state": m.state.value}
+    return {**full, "_embedded": {"member": membership} if nested else membership}
 
 
 def member(base: str, m: Member) -> dict[str, Any]:
@@ -114,6 +117,8 @@ def event_fields(e: Event) -> dict[str, Any]:
     data["timestamp"] = e.timestamp
     if e.deleted:
         data["deleted"] = e.deleted
+    if e.state is not None:  # receipts of a message, when the read asked for them
+        data["state"] = e.state
     if e.from_member:
         embedded: dict[str, Any] = {"from_member": {"id": e.from_member}}
         if e.from_user is not None:

@@ -21,11 +21,11 @@ def session_not_found() -> DomainError:
 def routes(ctx: Context, sessions: SessionRegistry) -> list[Route]:
     async def update_session(request: Request) -> Response:
         principal = await ctx.principal(request)
-        claims = await ctx.authenticator.claims(bearer_token(request.headers.get("authorization")))
         session = sessions.get(principal.application_id, request.path_params["session_id"])
         if session is None or principal.user is None or session.user_id != principal.user.id:
             raise session_not_found()
-        session.extend(claims.expires)
+        token = bearer_token(request.headers.get("authorization"))
+        session.extend((await ctx.authenticator.session(token, request.scope["path"])).expires)
         return JSONResponse({"session_id": session.id})
 
     return [resource("/v0.2/sessions/{session_id:id}", PUT=update_session)]

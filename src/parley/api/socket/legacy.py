@@ -10,17 +10,19 @@ of issue 4.)
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from parley.api import inapp
-from parley.api.auth import Authenticator
+from parley.api.auth import Authenticator, SessionGrant
 from parley.api.inapp import Services, every_page
 from parley.api.socket import socketio
 from parley.api.socket.engine import EngineSocket
 from parley.api.socket.engineio import ProtocolError
-from parley.domain.errors import DomainError
+from parley.domain.errors import DomainError, forbidden
 from parley.domain.models import Event
 from parley.domain.paging import PageRequest
 from parley.domain.principal import Principal
@@ -46,6 +48,38 @@ class Session:
     application_id: str = ""
     user_id: str = ""
     encoder: Callable[[Event], str] = encode_event
+    grant: SessionGrant | None = None
+    _expiry: asyncio.TimerHandle | None = None
+
+    def log_in(self, grant: SessionGrant) -> None:
+        """Start (or extend, on session:update-token) the session; when its token expires the hub stops
+        routing events to it and the client is told, so it can send session:update-token."""
+        principal = grant.principal
+        assert principal.user is not None
+        self.log_out()
+        self.principal, self.application_id, self.user_id = principal, principal.application_id, principal.user.id
+        self.grant = grant
+        self.dialect.hub.attach(self)
+        delay = max(0.0, grant.expires - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def log_out(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if self.principal is not None:
+            self.dialect.hub.detach(self)
+            self.principal = None  # user_id stays: later requests are told the token expired
+        self.principal = None
+
+    def _expire(self) -> None:
+        self._expiry = None
+        if self.principal is not None:
+            self.dialect.hub.detach(self)
+            self.principal = None  # user_id stays: later requests are told the token expired
+            self.socket.send(socketio.encode(socketio.event(
+                "session:error:expired-token", {"type": "session:error:expired-token",
+                                                "description": "The session's token has expired."})))
 
     @property
     def id(self) -> str:
@@ -60,8 +94,7 @@ class Session:
             self.socket.send(socketio.encode(socketio.event(*reply)))
 
     async def closed(self) -> None:
-        if self.principal is not None:
-            self.dialect.hub.detach(self)
+        self.log_out()
 
 
 Reply = tuple[str, dict[str, Any]]
@@ -76,6 +109,8 @@ class LegacyDialect:
         self._handlers: dict[str, Handler] = {
             "session:login": self._login,
             "session:logout": self._logout,
+            "session:update-token": self._update_token,
+            "conversation:delete": self._conversation_delete,
             "user:conversations": self._user_conversations,
             "user:get": self._user_get,
             "new:conversation": self._new_conversation,
@@ -114,31 +149,35 @@ class LegacyDialect:
         if handler is None:
             return _error(rid, "system:error:invalid-event", f"Unknown or unsupported request '{name}'.")
         try:
+            _check_acl(session, name, request)
             reply_type, reply = await handler(session, request)
         except DomainError as error:
-            return _error(rid, _session_code(error.code) if name == "session:login" else error.code, error.detail)
+            code = _session_code(error.code) if name in SESSION_REQUESTS else error.code
+            return _error(rid, code, error.detail)
         return reply_type, {"rid": rid, **reply}
 
     async def _login(self, session: Session, request: dict[str, Any]) -> Reply:
-        body = request.get("body") if isinstance(request.get("body"), dict) else {}
-        token = body.get("token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise DomainError("system:error:invalid-token", "session:login needs a token.")
-        principal = await self._auth.principal(f"Bearer {token}", "GET", "/v1/sessions")
-        if principal.user is None:
-            raise DomainError("system:error:invalid-token", "A login token names its user in the sub claim.")
-        if session.principal is not None:
-            self.hub.detach(session)
-        session.principal, session.application_id, session.user_id = principal, principal.application_id, \
-            principal.user.id
-        self.hub.attach(session)
-        user = principal.user
+        grant = await self._auth.session(_token(request), "/v1/sessions")
+        session.log_in(grant)
+        assert grant.principal.user is not None
+        user = grant.principal.user
         return "session:success", {"body": {"id": session.id, "user_id": user.id, "name": user.name}}
 
+    async def _update_token(self, session: Session, request: dict[str, Any]) -> Reply:
+        """Extend a live session with a new token of the same user (also revives one whose token expired)."""
+        if session.user_id == "":
+            raise DomainError("session:invalid", "Log in first (session:login).")
+        grant = await self._auth.session(_token(request), "/v1/sessions")
+        user = grant.principal.user
+        assert user is not None
+        if (grant.principal.application_id, user.id) != (session.application_id, session.user_id):
+            raise DomainError("system:error:invalid-token", "The new token is for another user.")
+        session.log_in(grant)
+        return "session:update-token:success", {"body": {}}
+
     async def _logout(self, session: Session, request: dict[str, Any]) -> Reply:
-        if session.principal is not None:
-            self.hub.detach(session)
-        session.principal = None
+        session.log_out()
+        session.user_id = ""
         return "session:logged-out", {"body": {}}
 
     async def _user_conversations(self, session: Session, request: dict[str, Any]) -> Reply:
@@ -147,8 +186,11 @@ class LegacyDialect:
         user_id = principal.user.id
         rows = await every_page(lambda r: self._svc.conversations.list_of_user(principal, user_id, r),
                                 PageRequest(size=100))
-        return "user:conversations:success", {"body": [inapp.user_conversation(c, m) for c, m in rows]}
-
+        listed = []
+        for c, m in rows:
+            unread = (await self._svc.events.read_state(principal, c.id, m.id)).unread_count
+            listed.append({**inapp.user_conversation(c, m), "unread_count": unread})
+        return "user:conversations:success", {"body": listed}
 
     async def _user_get(self, session: Session, request: dict[str, Any]) -> Reply:
         body = _body(request)
@@ -189,11 +231,28 @@ class LegacyDialect:
         return "conversation:member:delete:success", {"cid": cid, "body": inapp.member(member)}
 
     async def _conversation_events(self, session: Session, request: dict[str, Any]) -> Reply:
+        """History (the client cache and a reconnecting client ask for `start_id`/`end_id` ranges): every event
+        of the range in order, each text/image with its receipt maps. `complete: false` says that the range
+        could not be served in full (the caller's membership ended at `served_up_to`)."""
         principal, cid, body = _logged_in(session), str(request.get("cid", "")), _body(request)
         filters = {k: str(body[k]) for k in ("start_id", "end_id") if body.get(k) is not None}
-        events = await every_page(lambda r: self._svc.events.list(principal, cid, r),
-                                  PageRequest(size=100, filters=filters))
-        return "conversation:events:success", {"cid": cid, "body": [inapp.event(e) for e in events]}
+        events: list[Event] = []
+        page_request: PageRequest | None = PageRequest(size=100, filters=filters)
+        complete, served_up_to = True, None
+        while page_request is not None:
+            history = await self._svc.events.history(principal, cid, page_request)
+            events.extend(await self._svc.events.with_state(principal.application_id, cid, history.page.items))
+            complete, served_up_to = history.complete, history.served_up_to
+            page_request = history.page.next
+        reply: dict[str, Any] = {"cid": cid, "body": [inapp.event(e) for e in events], "complete": complete}
+        if not complete:
+            reply["served_up_to"] = served_up_to
+        return "conversation:events:success", reply
+
+    async def _conversation_delete(self, session: Session, request: dict[str, Any]) -> Reply:
+        cid = str(request.get("cid", ""))
+        await self._svc.conversations.delete(_logged_in(session), cid)
+        return "conversation:delete:success", {"cid": cid, "body": {}}
 
     async def _event(self, session: Session, request: dict[str, Any]) -> Reply:
         """`text`, typing, receipts: one event of the request's own type. The `tid` makes a retry idempotent."""
@@ -224,8 +283,50 @@ def _user_spec(body: dict[str, Any]) -> dict[str, Any]:
 
 def _logged_in(session: Session) -> Principal:
     if session.principal is None:
+        if session.user_id:
+            raise DomainError("session:error:expired-token",
+                              "The session's token has expired: send session:update-token.")
         raise DomainError("session:invalid", "Log in first (session:login).")
     return session.principal
+
+
+# The REST request each socket request stands for: a token's ACL (`acl.paths`) is checked against it, so a token
+# limited to, say, reading conversations cannot send texts over the socket either.
+REST_EQUIVALENTS: dict[str, tuple[str, str]] = {
+    "user:conversations": ("GET", "/v1/users/{user}/conversations"),
+    "user:get": ("GET", "/v1/users/{user}"),
+    "new:conversation": ("POST", "/v1/conversations"),
+    "conversation:get": ("GET", "/v1/conversations/{cid}"),
+    "conversation:events": ("GET", "/v1/conversations/{cid}/events"),
+    "conversation:join": ("POST", "/v1/conversations/{cid}/members"),
+    "conversation:invite": ("POST", "/v1/conversations/{cid}/members"),
+    "conversation:member:delete": ("PATCH", "/v1/conversations/{cid}/members/{member}"),
+    "conversation:delete": ("DELETE", "/v1/conversations/{cid}"),
+    "event:delete": ("DELETE", "/v1/conversations/{cid}/events/{event}"),
+    **{event_type: ("POST", "/v1/conversations/{cid}/events") for event_type in (
+        "text", "image", "text:typing:on", "text:typing:off", "text:delivered", "text:seen", "image:delivered",
+        "image:seen")},
+}
+
+
+def _check_acl(session: Session, name: str, request: dict[str, Any]) -> None:
+    equivalent = REST_EQUIVALENTS.get(name)
+    if session.grant is None or equivalent is None:
+        return
+    method, template = equivalent
+    path = template.format(user=session.user_id, cid=request.get("cid") or "-", member="-", event="-")
+    if not session.grant.allows(method, path):
+        raise forbidden(f"The token's ACL does not allow {name} ({method} {template}).")
+
+
+def _token(request: dict[str, Any]) -> str:
+    token = _body(request).get("token")
+    if not isinstance(token, str) or not token:
+        raise DomainError("system:error:invalid-token", f"{request.get('_type')} needs body.token.")
+    return token
+
+
+SESSION_REQUESTS = frozenset({"session:login", "session:update-token"})
 
 
 def _session_code(code: str) -> str:

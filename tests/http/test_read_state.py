@@ -1,0 +1,51 @@
+"""parley's read-state extension: per-member horizons and exact unread counts, and the receipt maps behind
+`state.seen_by` / `state.delivered_to`."""
+
+from __future__ import annotations
+
+from tests.conftest import Api, assert_error
+from tests.http.test_events import chat
+
+
+async def read_state(api: Api, cid: str, who: str = "me", sub: str | None = None) -> dict[str, object]:
+    result: dict[str, object] = await api.ok("GET", f"/v1/conversations/{cid}/members/{who}/read-state", sub=sub)
+    return result
+
+
+async def receipt(api: Api, cid: str, member_id: str, kind: str, event_id: int, sub: str) -> None:
+    await api.ok("POST", f"/v1/conversations/{cid}/events", 201, sub=sub,
+                 json={"type": kind, "from": member_id, "body": {"event_id": event_id}})
+
+
+async def test_unread_counts_follow_the_seen_horizon(api: Api) -> None:
+    cid, members = await chat(api, "alice", "bob")
+    alice, bob = members["alice"]["id"], members["bob"]["id"]
+    sent = [(await api.text(cid, alice, f"hello {i}", sub="alice"))["id"] for i in range(4)]
+    await api.text(cid, bob, "bob's own", sub="bob")  # one's own messages are never unread
+    state = await read_state(api, cid, sub="bob")
+    assert state == {"member_id": bob, "seen_event_id": 0, "delivered_event_id": 0,
+                     "last_event_id": sent[-1] + 1, "unread_count": 4}
+    # seeing the third message counts as seeing everything before it
+    await receipt(api, cid, bob, "message:seen", sent[2], "bob")
+    assert (await read_state(api, cid, sub="bob"))["unread_count"] == 1
+    await receipt(api, cid, bob, "message:seen", sent[0], "bob")  # an older receipt moves nothing back
+    state = await read_state(api, cid, sub="bob")
+    assert (state["seen_event_id"], state["delivered_event_id"], state["unread_count"]) == (sent[2], sent[2], 1)
+    # a deleted message stops counting; the admin and other members may read a member's state
+    await api.ok("DELETE", f"/v1/conversations/{cid}/events/{sent[3]}", 204, sub="alice")
+    assert (await read_state(api, cid, bob))["unread_count"] == 0
+    assert (await read_state(api, cid, bob, sub="alice"))["unread_count"] == 0
+    assert (await read_state(api, cid, sub="alice"))["unread_count"] == 1  # bob's text
+
+
+async def test_read_state_refusals_change_nothing(api: Api) -> None:
+    cid, _ = await chat(api, "alice")
+    await api.user("mallory")
+    assert_error(await api.request("GET", f"/v1/conversations/{cid}/members/me/read-state", sub="mallory"),
+                 404, "conversation:error:not-found")
+    assert_error(await api.request("GET", f"/v1/conversations/{cid}/members/me/read-state"),
+                 403, "user:error:invalid-user-token")
+    assert_error(await api.request("GET", f"/v1/conversations/{cid}/members/MEM-nope/read-state"),
+                 404, "conversation:error:member-not-found")
+    assert_error(await api.request("POST", f"/v1/conversations/{cid}/members/me/read-state", sub="alice"),
+                 405, "http:error:method-not-allowed")

@@ -1,0 +1,126 @@
+"""The client SDKs' REST paths: `/v0.3` (v1 resources, with the shapes @vonage/client-sdk reads), v0.2 member
+removal and session refresh; bad input gets the API's error body, and nothing crosses applications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.domain.ports import Store
+from tests.conftest import Api, KeyPair, add_application, assert_error, mint_token
+
+
+async def chat(api: Api, *names: str) -> tuple[str, dict[str, str]]:
+    conversation = await api.conversation("chat")
+    members = {}
+    for name in names:
+        await api.user(name)
+        members[name] = (await api.member(conversation["id"], name))["id"]
+    return conversation["id"], members
+
+
+async def post(api: Api, cid: str, event: dict[str, Any], sub: str | None = None) -> dict[str, Any]:
+    created: dict[str, Any] = await api.ok("POST", f"/v0.3/conversations/{cid}/events", 201, json=event, sub=sub)
+    return created
+
+
+async def test_user_conversations_nest_the_membership(api: Api) -> None:
+    alice = await api.user("alice")
+    cid = (await api.conversation("chat"))["id"]
+    member = await api.member(cid, "alice")
+    listed = await api.ok("GET", f"/v0.3/users/{alice['id']}/conversations?order=ASC&page_size=10", sub="alice")
+    [item] = listed["_embedded"]["conversations"]
+    assert item["id"] == cid
+    assert item["_embedded"] == {"member": {"id": member["id"], "state": "JOINED"}}
+    assert item["_links"]["self"]["href"].endswith(f"/v1/conversations/{cid}")
+
+
+async def test_chat_events_use_the_modern_names_and_leave_receipts_out(api: Api) -> None:
+    cid, members = await chat(api, "alice", "bob")
+    legacy = await post(api, cid, {"type": "text", "from": members["alice"], "body": {"text": "old style"}})
+    modern = await post(api, cid, {"type": "message", "from": members["bob"],
+                                   "body": {"message_type": "text", "text": "new style"}})
+    await post(api, cid, {"type": "text:seen", "from": members["bob"], "body": {"event_id": legacy["id"]}})
+    await post(api, cid, {"type": "message:delivered", "from": members["alice"], "body": {"event_id": modern["id"]}})
+    await post(api, cid, {"type": "custom:poke", "from": members["alice"], "body": {"n": 1}})
+    query = "order=ASC&page_size=2&filter_group_type=ChatEvents&filter_group_version=3&exclude_deleted_events=true"
+    page = await api.ok("GET", f"/v0.3/conversations/{cid}/events?{query}", sub="bob")
+    events = list(page["_embedded"]["events"])
+    while "next" in page["_links"]:  # the cursor keeps the group filter
+        page = await api.ok("GET", page["_links"]["next"]["href"].replace("http://parley.test", ""), sub="bob")
+        events.extend(page["_embedded"]["events"])
+    assert [(e["id"], e["type"]) for e in events] == [
+        (1, "member:joined"), (2, "member:joined"), (legacy["id"], "message"), (modern["id"], "message"),
+        (7, "custom:poke")]
+    assert events[2]["body"] == {"message_type": "text", "text": "old style"}
+    # the receipts left out of the listing are on the messages, whichever dialect sent them
+    assert set(events[2]["state"]["seen_by"]) == {members["bob"]}
+    assert events[2]["state"]["delivered_to"] == {}  # only receipts that were sent
+    assert events[3]["state"]["seen_by"] == {}
+    assert set(events[3]["state"]["delivered_to"]) == {members["alice"]}
+    assert events[2]["_embedded"]["from_member"] == {"id": members["alice"]}
+    assert events[0]["body"]["media"]["audio_settings"] is None  # the SDK requires the key
+    # without the group every event is listed, receipts under the modern names
+    everything = await api.ok("GET", f"/v0.3/conversations/{cid}/events?page_size=100", sub="bob")
+    assert [e["type"] for e in everything["_embedded"]["events"]][4:6] == ["message:seen", "message:delivered"]
+    # one event by id, mapped the same way
+    got = await api.ok("GET", f"/v0.3/conversations/{cid}/events/{legacy['id']}", sub="bob")
+    assert (got["type"], got["body"]) == ("message", {"message_type": "text", "text": "old style"})
+    # v1 keeps events as they were sent
+    v1 = await api.ok("GET", f"/v1/conversations/{cid}/events/{legacy['id']}")
+    assert (v1["type"], v1["body"]) == ("text", {"text": "old style"})
+
+
+async def test_bad_input_gets_the_api_error_body(api: Api) -> None:
+    cid, members = await chat(api, "alice")
+    base = f"/v0.3/conversations/{cid}/events"
+    assert_error(await api.request("GET", f"{base}?filter_group_type=Everything"), 400,
+                 "event:error:invalid-filter-group")
+    assert_error(await api.request("GET", f"{base}?page_size=0"), 400, "http:error:validation-fail")
+    assert_error(await api.request("GET", f"{base}?cursor=not-a-cursor"), 400,
+                 "paginator-builder:error:invalid-cursor")
+    assert_error(await api.request("GET", f"{base}/abc"), 400, "http:error:validation-fail")
+    assert_error(await api.request("GET", f"{base}/99"), 404, "event:error:not-found")
+    assert_error(await api.request("POST", base, content=b"{not json", sub="alice"), 400, "http:error:invalid-json")
+    assert_error(await api.request("POST", base, json={"type": "message", "body": {"message_type": "nope"}},
+                                   sub="alice"), 400, "http:error:validation-fail")
+    assert_error(await api.request("GET", "/v0.3/conversations/CON-nope/members/me", sub="alice"), 404,
+                 "conversation:error:not-found")
+    assert_error(await api.request("DELETE", f"/v0.2/conversations/{cid}/members/MEM-nope", sub="alice"), 404,
+                 "conversation:error:member-not-found")
+    assert_error(await api.request("PUT", "/v0.2/sessions/SES-nope", sub="alice"), 404, "session:error:not-found")
+    assert_error(await api.request("PUT", "/v0.2/sessions/SES-nope"), 404, "session:error:not-found")  # admin
+    assert_error(await api.request("GET", f"{base}", headers={"Authorization": "Bearer garbage"}), 401,
+                 "system:error:invalid-token")
+    # nothing was half-written
+    listed = await api.ok("GET", f"{base}?page_size=100")
+    assert [e["type"] for e in listed["_embedded"]["events"]] == ["member:joined"]
+    assert members
+
+
+async def test_v0_2_member_removal_is_leaving(api: Api) -> None:
+    cid, members = await chat(api, "alice", "bob")
+    response = await api.request("DELETE", f"/v0.2/conversations/{cid}/members/{members['bob']}", sub="bob",
+                                 json={"reason_code": "done", "reason_text": "bye", "from": members["bob"]})
+    assert response.status_code == 204, response.text
+    member = await api.ok("GET", f"/v0.3/conversations/{cid}/members/{members['bob']}")
+    assert member["state"] == "LEFT"
+    assert member["reason"] == {"code": "done", "text": "bye"}
+    assert_error(await api.request("DELETE", f"/v0.2/conversations/{cid}/members/{members['bob']}", sub="bob"),
+                 400, "conversation:error:invalid-member-state")
+
+
+async def test_another_applications_tokens_see_nothing(api: Api, store: Store, other_keys: KeyPair) -> None:
+    cid, members = await chat(api, "alice")
+    other = await add_application(store, other_keys, "other")
+    await api.ok("POST", "/v1/users", 201, json={"name": "alice"},
+                 headers={"Authorization": f"Bearer {mint_token(other_keys, other.id)}"})
+    theirs = {"Authorization": f"Bearer {mint_token(other_keys, other.id, 'alice')}"}
+    for method, path in (("GET", f"/v0.3/conversations/{cid}"), ("GET", f"/v0.3/conversations/{cid}/events"),
+                         ("GET", f"/v0.3/conversations/{cid}/members/me"),
+                         ("DELETE", f"/v0.2/conversations/{cid}/members/{members['alice']}")):
+        response = await api.client.request(method, path, headers=theirs)
+        assert_error(response, 404, "conversation:error:not-found")
+    # a token signed by another application's key but naming this one is refused outright
+    forged = {"Authorization": f"Bearer {mint_token(other_keys, api.application_id, 'alice')}"}
+    assert_error(await api.client.get(f"/v0.3/conversations/{cid}", headers=forged), 401,
+                 "system:error:invalid-token")
