@@ -234,3 +234,40 @@ async def test_responses_match_the_document(world: World) -> None:
     await call("DELETE", "/v0.1/conversations/{conversation_id}/members/{member_id}",
                f"/v0.1/conversations/{cid}/members/{bob}")  # 400: already left
     assert {status for _, _, status in c.seen} == {"200", "201", "204", "400", "403", "404", "409"}
+
+
+STANDARD_CLIENT_ACL = {"paths": {f"/*/{area}/**": {} for area in (
+    "users", "conversations", "sessions", "devices", "image", "media", "applications", "push", "knocking", "legs")}}
+
+
+async def test_the_usual_client_token_acl_covers_both_families(world: World) -> None:
+    """The ACL the Vonage docs give client SDK tokens (`/*/conversations/**` ...) matches `/beta` and `/beta2`
+    paths like `/v1` ones; a token without `conversations` is refused before anything is written."""
+    api, cid = world.api, world.cid
+    alice = world.members["alice"]["id"]
+    usual = {"Authorization": f"Bearer {api.token('alice', acl=STANDARD_CLIENT_ACL)}"}
+    narrow = {"Authorization": f"Bearer {api.token('alice', acl={'paths': {'/*/users/**': {}}})}"}
+    text = {"type": "text", "from": alice, "body": {"text": "acl"}}
+    assert (await api.client.post(f"/beta/conversations/{cid}/events", json=text, headers=usual)).status_code == 201
+    page = await api.client.get(f"/beta2/users/{world.users['alice']['id']}/conversations", headers=usual)
+    assert page.status_code == 200
+    before = await world.snapshot()
+    assert_error(await api.client.post(f"/beta/conversations/{cid}/events", json=text, headers=narrow),
+                 403, "system:error:permission")
+    assert (await api.client.get(f"/beta/users/{world.users['bob']['id']}", headers=narrow)).status_code == 200
+    assert await world.snapshot() == before
+
+
+async def test_oversize_and_deep_bodies_are_refused(world: World) -> None:
+    before = await world.snapshot()
+    api, alice = world.api, world.members["alice"]["id"]
+    big = {"type": "text", "from": alice, "body": {"text": "a" * 300_000}}
+    assert_error(await api.request("POST", f"/beta/conversations/{world.cid}/events", sub="alice", json=big),
+                 413, "http:error:request-too-large")
+    deep: object = 1
+    for _ in range(40):
+        deep = [deep]
+    custom = {"type": "custom:x", "from": alice, "body": {"x": deep}}
+    assert_invalid(await api.request("POST", f"/v0.1/conversations/{world.cid}/events", sub="alice", json=custom),
+                   "body")
+    assert await world.snapshot() == before
