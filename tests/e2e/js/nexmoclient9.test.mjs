@@ -276,6 +276,40 @@ test('nexmo-client 9.5.1: a joined member kicks another, then leaves', TEST, asy
   });
 });
 
+test('nexmo-client 9.5.1 reconnects by itself and gets what was sent while its socket was down', TEST, async () => {
+  const alice = await createUser('nc9-away-alice');
+  const bob = await createUser('nc9-away-bob');
+  const a = client();
+  // reconnecting at once, so the test does not wait out the default back-off
+  const b = new NexmoClient({
+    url: apiHost, nexmo_api_url: apiHost, log_reporter: { enabled: false }, rtcstats: { remote_collection: false },
+    socket_io: { reconnection: true, reconnectionDelay: 10, reconnectionDelayMax: 10, randomizationFactor: 0 },
+  });
+  try {
+    const aliceApp = await a.createSession(userToken(alice.name));
+    const bobApp = await b.createSession(userToken(bob.name));
+    const conversation = await aliceApp.newConversation({ display_name: 'away' });
+    await conversation.join();
+    await join(conversation.id, bob.name);
+    const bobsView = await bobApp.getConversation(conversation.id);
+    const sessionId = b.session_id;
+
+    const down = next(b, 'disconnect');
+    const back = next(b, 'reconnect');
+    b.connection.io.engine.close(); // the transport drops, as on a network change
+    await down;
+    const received = next(bobsView, 'text');
+    const sent = await conversation.sendText('while you were away');
+    await back;
+    const [, text] = await received;
+    assert.deepEqual([text.id, text.body.text], [sent.id, 'while you were away']);
+    assert.equal(b.session_id, sessionId); // the same session, resumed
+  } finally {
+    a.disconnect();
+    b.disconnect();
+  }
+});
+
 test('nexmo-client 9.5.1 refuses bad tokens', TEST, async () => {
   const user = await createUser('nc9-refused');
   const cases = [
