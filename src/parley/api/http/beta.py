@@ -1,9 +1,10 @@
 """The REST families of nexmo-client 6.x-9.x: `/beta` (renamed `/v0.1`) and `/beta2` (renamed `/v0.2`).
 
 `/beta` creates and reads single resources in the In-App Messaging shapes: `{id, href}` create replies, a
-conversation's id as `uuid` with its members inline. (The live API answered some of these with 200 and `{}`; the
-clients accept any 2xx, so parley answers as its v1 does: 201 for a create, 204 for a delete.) `/beta2` pages lists with
-cursors under `_embedded.data.<resource>`. The clients' calls, from nexmo-client 9.5.1 (reference §2.2):
+conversation's id as `uuid` with its members inline. (The live API answered some of these with 200 and `{}`;
+the clients accept any 2xx, so parley answers as its v1 does: 201 for a create, 204 for a delete.) `/beta2`
+pages lists with cursors under `_embedded.data.<resource>`. The clients' calls, from nexmo-client 9.5.1
+(reference §2.2):
 
 - POST `/beta/conversations`, GET and DELETE `/beta/conversations/{id}`, GET `/beta/users/{id}`
 - POST `/beta/conversations/{id}/events` (text, typing, receipts, image, custom, ephemeral, message)
@@ -40,12 +41,6 @@ REASON_KEYS = {"reason_code": "code", "code": "code", "reason_text": "text", "te
 MAX_REASON_CHARS = 500
 
 
-def _prefix(request: Request) -> str:
-    """The family the request came in on, so links point back into it."""
-    path: str = request.scope["path"]
-    return "/" + path.split("/", 2)[1]
-
-
 def _data_envelope(ctx: Context, request: Request, resource_name: str, items: Sequence[Any],
                    page: Page[Any]) -> JSONResponse:
     url = f"{ctx.base_url(request)}{request.scope['path']}"
@@ -63,7 +58,8 @@ def _left_reason(request: Request) -> JSON | None:
 
 def beta_routes(ctx: Context, svc: Services, prefix: str) -> list[Route]:
     def href(request: Request, path: str) -> str:
-        return f"{ctx.base_url(request)}{_prefix(request)}{path}"
+        """Links point back into the family (and name) the request came in on."""
+        return f"{ctx.base_url(request)}{prefix}{path}"
 
     async def create_conversation(request: Request) -> Response:
         principal = await ctx.principal(request)
