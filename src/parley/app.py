@@ -97,9 +97,9 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         *events.routes(ctx, svc.events, settings.events_envelope),
         *members.routes(ctx, svc.members, svc.events),
         *conversations.routes(ctx, svc.conversations),
-        *users.routes(ctx, svc.users),
+        *users.routes(ctx, svc.users, sessions=registry),
         # the client SDKs' paths
-        *v0_3.routes(ctx, svc.conversations, svc.members, svc.events, svc.users),
+        *v0_3.routes(ctx, svc.conversations, svc.members, svc.events, svc.users, registry),
         *sessions.routes(ctx, registry),
         *beta.routes(ctx, inapp),
         Route("/health", health, methods=["GET"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -186,3 +187,36 @@ def test_a_session_id_of_another_user_starts_a_new_session(parley_server: Server
     with session(parley_server, user_token(parley_server, alice)) as (_, alices), \
             session(parley_server, user_token(parley_server, bob), f"&session_id={alices['id']}") as (_, bobs):
         assert bobs["id"] != alices["id"] and bobs["name"] == bob
+
+
+def get(server: Server, path: str, token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(path if path.startswith("http") else server.url + path,
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_users_open_sessions_are_listed_and_paged(parley_server: Server) -> None:
+    suffix = time.time_ns()
+    alice, bob = f"v2-list-a-{suffix}", f"v2-list-b-{suffix}"
+    user = admin_post(parley_server, "/v1/users", {"name": alice})
+    admin_post(parley_server, "/v1/users", {"name": bob})
+    token = user_token(parley_server, alice)
+    with session(parley_server, token) as (_, first), session(parley_server, token) as (_, second), \
+            session(parley_server, token) as (_, third):
+        for prefix in ("/v1", "/v0.3"):
+            status, page = get(parley_server, f"{prefix}/users/{user['id']}/sessions?page_size=2", token)
+            assert status == 200, page
+            listed = page["_embedded"]["sessions"]
+            status, rest = get(parley_server, page["_links"]["next"]["href"], token)
+            assert status == 200 and "next" not in rest["_links"]
+            listed += rest["_embedded"]["sessions"]
+            assert [s["id"] for s in listed] == [first["id"], second["id"], third["id"]]
+            assert listed[0]["_embedded"] == {"user": {"id": user["id"], "name": alice},
+                                              "api_key": parley_server.app_id}
+            assert 0 < listed[0]["properties"]["ttl"] <= 600 + 30  # the token's life and the skew allowance
+        status, error = get(parley_server, f"/v1/users/{user['id']}/sessions", user_token(parley_server, bob))
+        assert (status, error["code"]) == (403, "system:error:permission")

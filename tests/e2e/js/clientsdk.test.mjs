@@ -121,6 +121,11 @@ test('@vonage/client-sdk 2.3.1: create, join, invite, accept, messages, receipts
     await bob.sdk.sendMessageSeenEvent(message.id, cid);
     const seen = await alice.events.next(ofKind('message:seen', cid, (e) => e.from.memberId === bobMember));
     assert.equal(seen.body.eventId, message.id);
+    // history carries the receipts on the message itself (the SDK's memberStatuses)
+    const listedMessage = (await alice.sdk.getConversationEvents(cid, { order: 'asc', pageSize: 100 })).events
+      .find((event) => event.id === message.id);
+    assert.equal(listedMessage.memberStatuses[bobMember].current, 'seen');
+    assert.equal(listedMessage.memberStatuses[bobMember].delivered, delivered.timestamp);
 
     // ephemeral and custom events
     await bob.sdk.sendEphemeralEvent(cid, { typing: true });
@@ -165,6 +170,34 @@ test('@vonage/client-sdk 2.3.1: create, join, invite, accept, messages, receipts
     await bob.sdk.deleteSession().catch(() => {});
   }
 });
+
+test('@vonage/client-sdk 2.3.1 resumes its session by id and its history has everything once, in order',
+  TEST, async () => {
+    const alice = await signedIn('resume-alice');
+    const bob = await signedIn('resume-bob');
+    const again = client();
+    const resumed = recorder(again);
+    try {
+      const cid = await alice.sdk.createConversation({ name: unique('resume'), displayName: 'resume' });
+      await alice.sdk.joinConversation(cid);
+      await alice.sdk.inviteToConversation(cid, bob.user.name);
+      await bob.events.next(ofKind('member:invited', cid));
+      await bob.sdk.joinConversation(cid);
+      await alice.sdk.sendMessageTextEvent(cid, 'before');
+      await bob.events.next(ofKind('message:text', cid));
+      // a second client takes the session over by its id (as the SDK does when it reconnects)
+      assert.equal(await again.createSession(userToken(bob.user.name), bob.sessionId), bob.sessionId);
+      await alice.sdk.sendMessageTextEvent(cid, 'after');
+      const after = await resumed.next(ofKind('message:text', cid, (e) => e.body.text === 'after'));
+      const history = await again.getConversationEvents(cid, { order: 'asc', pageSize: 100 });
+      const texts = history.events.filter((e) => e.kind === 'message:text');
+      assert.deepEqual(texts.map((e) => e.body.text), ['before', 'after']);
+      assert.equal(texts[1].id, after.id);
+    } finally {
+      await again.deleteSession().catch(() => {});
+      await alice.sdk.deleteSession().catch(() => {});
+    }
+  });
 
 test('nexmo-client 4.1.0 and @vonage/client-sdk 2.3.1 in one conversation: texts and receipts cross both ways',
   TEST, async () => {

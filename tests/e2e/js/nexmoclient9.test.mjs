@@ -96,6 +96,8 @@ test('nexmo-client 9.5.1 creates a session over /v2/rtc and a conversation over 
     await aliceApp.updateToken(fresh);
     assert.deepEqual(callsSince(mark2), ['PUT /v0.2/sessions/SES-' + aliceApp.session.session_id.slice(4)]);
     assert.equal(aliceApp.session.config.token, fresh);
+    const sessions = await aliceApp.getUserSessions(); // GET /v0.3/users/{id}/sessions
+    assert.deepEqual([...sessions.items.keys()], [aliceApp.session.session_id]);
   });
 });
 

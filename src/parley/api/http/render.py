@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from parley.domain.models import Conversation, Event, Member, User, UserRef
+from parley.realtime.sessions import LiveSession
 
 
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
@@ -127,3 +128,9 @@ def event_fields(e: Event) -> dict[str, Any]:
                 "image_url": e.from_user.image_url, "custom_data": e.from_user.custom_data})
         data["_embedded"] = embedded
     return data
+
+
+def session(s: LiveSession, now: float) -> dict[str, Any]:
+    """A client session as the v1 sessions list shows it; `ttl` is the seconds its token has left."""
+    return {"id": s.id, "_embedded": {"user": {"id": s.user_id, "name": s.user_name}, "api_key": s.application_id},
+            "properties": {"ttl": max(0, int(s.expires - now))}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,11 +10,14 @@ from starlette.routing import Route
 
 from parley.api.http import render
 from parley.api.http.common import Context, JSONResponse, empty, envelope, query_page, resource
-from parley.domain.paging import Page
+from parley.domain.errors import forbidden
+from parley.domain.paging import paginate
 from parley.domain.users import UserService
+from parley.realtime.sessions import SessionRegistry
 
 
-def routes(ctx: Context, users: UserService, prefix: str = "/v1") -> list[Route]:
+def routes(ctx: Context, users: UserService, prefix: str = "/v1", sessions: SessionRegistry | None = None
+           ) -> list[Route]:
     async def list_users(request: Request) -> Response:
         principal = await ctx.principal(request)
         page = await users.list(principal, query_page(request, ["name"]))
@@ -44,13 +47,19 @@ def routes(ctx: Context, users: UserService, prefix: str = "/v1") -> list[Route]
         return empty()
 
     async def user_sessions(request: Request) -> Response:
-        """Sessions are opened by socket logins (a later issue); until then every user has none."""
+        """The user's sessions open on `/v2/rtc` in this process (an admin's view, or the user's own)."""
         principal = await ctx.principal(request)
         user_id = request.path_params["user_id"]
         await users.get(principal, user_id)
-        page: Page[Any] = Page([], query_page(request, []), None, None)
+        if principal.user is not None and principal.user.id != user_id:
+            raise forbidden("A user token may only list its own sessions.")
+        request_page = query_page(request, [])
+        rows = sessions.scan_user(principal.application_id, user_id, request_page.scan()) if sessions else []
+        page = paginate(rows, request_page, lambda row: row[0])
+        now = time.time()
+        items = [render.session(s, now) for _, s in page.items]
         base = ctx.base_url(request)
-        return JSONResponse(envelope(f"{base}{prefix}/users/{user_id}/sessions", {"sessions": []}, page))
+        return JSONResponse(envelope(f"{base}{prefix}/users/{user_id}/sessions", {"sessions": items}, page))
 
     return [
         resource(prefix + "/users/{user_id:id}/sessions", GET=user_sessions),

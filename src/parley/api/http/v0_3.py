@@ -22,19 +22,20 @@ from parley.domain.events import EventService
 from parley.domain.members import MemberService
 from parley.domain.users import UserService
 from parley.domain.validate import optional_str
+from parley.realtime.sessions import SessionRegistry
 
 PREFIX = "/v0.3"
 EVENT_FILTERS = [*events.FILTERS, "filter_group_type"]
 
 
 def routes(ctx: Context, conversation_service: ConversationService, member_service: MemberService,
-           event_service: EventService, user_service: UserService) -> list[Route]:
+           event_service: EventService, user_service: UserService, sessions: SessionRegistry) -> list[Route]:
     return [
         *events.routes(ctx, event_service, "object", PREFIX, present=as_modern, filters=EVENT_FILTERS,
                        receipt_state=True),
         *members.routes(ctx, member_service, event_service, PREFIX),
         *conversations.routes(ctx, conversation_service, PREFIX, nested_membership=True),
-        *users.routes(ctx, user_service, PREFIX),
+        *users.routes(ctx, user_service, PREFIX, sessions),
         *v0_2_routes(ctx, member_service),
     ]
 

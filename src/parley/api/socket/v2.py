@@ -16,6 +16,7 @@ every kept event, in order: what it missed while away, and what was in flight wh
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -39,14 +40,23 @@ from parley.realtime.sessions import SessionRegistry
 
 RESUME_GRACE_S = 120.0  # how long a session without a socket waits for its client to reconnect
 MAX_KEPT_EVENTS = 1_000  # beyond this a returning client catches up with its own event fetch
+MAX_SESSIONS_PER_USER = 32  # per process; the oldest session without a socket gives way to a new one
 LOGIN_PATH = "/v1/sessions"  # what a token's ACL must allow to open a session (as on `/rtc`)
 DISCONNECT = socketio.encode(SocketPacket(SocketType.DISCONNECT))
+INTERNAL_ERROR = "system:error:internal-error"
+log = logging.getLogger("parley")
+
+
+class EphemeralFrame(str):
+    """The frame of an event that is never stored (typing, `ephemeral`): sent as it is, never kept for a
+    returning client nor numbered for acknowledgement (a stale typing indicator is worth nothing)."""
 
 
 def encode_event(event: Event) -> str:
     """An event pushed in this dialect: the socket.io event named by its (Conversation API) type, with `cid`.
     A whole Engine.IO frame (`42[...]`), shared by every socket; `ClientSession` adds its ack id."""
-    return "4" + socketio.encode(socketio.event(*event_message(event)))
+    frame = "4" + socketio.encode(socketio.event(*event_message(event)))
+    return frame if event.id else EphemeralFrame(frame)
 
 
 def event_message(event: Event) -> tuple[str, dict[str, Any]]:
@@ -77,8 +87,8 @@ def refusal_code(error: DomainError) -> str:
     """The names the SDK's session decoder knows (anything else would leave it waiting for its timeout)."""
     if error.code == "system:error:expired-token":
         return "system:error:expired-token"
-    if error.code == "system:error:permission":
-        return "system:error:permission"
+    if error.code in ("system:error:permission", "session:error:max-open-sessions"):
+        return error.code
     return "system:error:invalid-token"
 
 
@@ -109,7 +119,16 @@ class ClientSession:
         assert self.principal.user is not None
         return self.principal.user.id
 
+    @property
+    def user_name(self) -> str:
+        assert self.principal.user is not None
+        return self.principal.user.name
+
     def push(self, frame: str) -> None:
+        if isinstance(frame, EphemeralFrame):
+            if self.socket is not None:
+                self.socket.push(frame)
+            return
         self._last_ack_id += 1
         if self.acknowledge or self.socket is None:
             self._keep(self._last_ack_id, frame)
@@ -242,6 +261,9 @@ class SocketSession:
             reply_type, reply = await self.dialect.request(session, name, request)
         except DomainError as error:
             reply_type, reply = error.code, {"type": error.code, "description": error.detail}
+        except Exception:  # e.g. the database busy: the request fails, the socket stays
+            log.exception("/v2/rtc request %s failed", name)
+            reply_type, reply = INTERNAL_ERROR, {"type": INTERNAL_ERROR, "description": "Something went wrong."}
         reply = {"rid": rid, **reply}
         if packet.ack_id is not None:
             self.socket.send(socketio.encode(SocketPacket(SocketType.ACK, [{"type": reply_type, **reply}],
@@ -268,14 +290,32 @@ class V2Dialect:
             principal, expires = await self.login(query.get("token", ""))
         except DomainError as error:
             return SocketSession(socket, self, None, error)
+        except Exception:  # refused like a bad token, rather than dropped without a word
+            log.exception("/v2/rtc session login failed")
+            return SocketSession(socket, self, None, DomainError(INTERNAL_ERROR, "Something went wrong."))
         session = self._resumable(principal, query.get("session_id"))
         if session is None:
+            try:
+                self._make_room(principal)
+            except DomainError as error:
+                return SocketSession(socket, self, None, error)
             acknowledge = query.get("acknowledge_events", "").lower() == "true"
             session = ClientSession(ids.new_id(ids.SESSION), principal, expires, acknowledge, self,
                                     encoder=encoder_for(query))
             session.start()
         session.extend(expires)
         return SocketSession(socket, self, session)
+
+    def _make_room(self, principal: Principal) -> None:
+        """Sessions wait for their client after the socket drops; a user's count of them is capped."""
+        mine = self.sessions.of_user(principal.application_id, _user_id(principal) or "")
+        if len(mine) < MAX_SESSIONS_PER_USER:
+            return
+        idle = [s for s in mine if isinstance(s, ClientSession) and s.socket is None]
+        if not idle:
+            raise DomainError("session:error:max-open-sessions",
+                              f"A user may have at most {MAX_SESSIONS_PER_USER} open sessions.")
+        idle[0].end()
 
     async def login(self, token: str) -> tuple[Principal, float]:
         """A user token's principal and the time its session expires (skew allowance included)."""
