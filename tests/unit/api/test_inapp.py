@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from parley.api import inapp
-from parley.api.socket.v2 import encode_event, encode_inapp_event, encoder_for
+from parley.api.socket.v2 import EphemeralFrame, encode_event, encode_inapp_event, encoder_for
 from parley.domain.models import Event, UserRef
 
 CID, ALICE, BOB = "CON-1", "MEM-a", "MEM-b"
@@ -37,6 +38,8 @@ def test_typing_has_no_id() -> None:
     shown = inapp.event_with_sender(typing)
     assert "id" not in shown
     assert (shown["type"], shown["body"]) == ("text:typing:on", {"activity": 1})
+    assert isinstance(encode_inapp_event(typing), EphemeralFrame)  # never kept for a returning client
+    assert not isinstance(encode_inapp_event(dataclasses.replace(typing, id=3)), EphemeralFrame)
 
 
 def test_nexmo_client_9_gets_in_app_names_and_the_client_sdk_modern_ones() -> None:

@@ -71,7 +71,8 @@ def encode_inapp_event(event: Event) -> str:
     """An event pushed to nexmo-client 9.x: under its In-App Messaging name (`text`, `text:seen`,
     `text:typing:on`...), `member:*` from the member it is about, as `/rtc` and `/beta2` show it."""
     payload = inapp.event_with_sender(event)
-    return "4" + socketio.encode(socketio.event(payload["type"], payload))
+    frame = "4" + socketio.encode(socketio.event(payload["type"], payload))
+    return frame if event.id else EphemeralFrame(frame)
 
 
 def encoder_for(query: Mapping[str, str]) -> Callable[[Event], str]:
