@@ -60,6 +60,14 @@ async def test_events_posted_like_nexmo_client_9(world: World) -> None:
     [text_event] = (await api.ok("GET", f"/beta2/conversations/{world.cid}/events?start_id=5&end_id=5",
                                  sub="alice"))["_embedded"]["data"]["events"]
     assert text_event["state"] == {"seen_by": {world.members["bob"]["id"]: seen["timestamp"]}, "delivered_to": {}}
+    # an image as nexmo-client posts it once its upload is done: the representations the upload answered
+    representations = {"original": {"url": "http://ips.test/1", "type": "ORIGINAL", "size": 3}}
+    image = await api.ok("POST", base, 201, sub="alice", json={"type": "image", "from": alice,
+                                                                "body": {"representations": representations}})
+    [shown] = (await api.ok("GET", f"/beta2/conversations/{world.cid}/events?start_id={image['id']}",
+                            sub="bob"))["_embedded"]["data"]["events"]
+    assert (shown["type"], shown["body"], shown["state"]) == (
+        "image", {"representations": representations}, {"seen_by": {}, "delivered_to": {}})
     # the invited carol may not send
     refused = await api.request("POST", base, sub="carol", json={"type": "text", "from": carol,
                                                                  "body": {"text": "x"}})
