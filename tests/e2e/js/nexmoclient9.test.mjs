@@ -1,7 +1,8 @@
 // nexmo-client 9.5.1 (the hybrid dialect: token in the /v2/rtc handshake, Engine.IO 4, and REST on /beta, /beta2
 // and /v0.3), unmodified, under Node 20 with an XMLHttpRequest stand-in (reference §2, §6 sketch B).
 // Installed under the npm alias `nexmo-client-9` (the legacy suite has nexmo-client 4.1.0 as `nexmo-client`).
-// The last test puts it in one conversation with nexmo-client 4.1.0 (/rtc) and @vonage/client-sdk 2.3.1.
+// The last tests put it in one conversation with nexmo-client 8.7.3 (the same REST families, but its session is a
+// `session:login` on /rtc), and with nexmo-client 4.1.0 (/rtc) and @vonage/client-sdk 2.3.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -13,6 +14,7 @@ import { installXMLHttpRequest, requests } from './xhr.mjs';
 
 installXMLHttpRequest();
 const NexmoClient = createRequire(import.meta.url)('nexmo-client-9');
+const NexmoClient8 = createRequire(import.meta.url)('nexmo-client-8');
 
 function client() {
   return new NexmoClient({
@@ -412,5 +414,40 @@ test('nexmo-client 9.5.1, nexmo-client 4.1.0 and @vonage/client-sdk 2.3.1 in one
     a.disconnect();
     b.disconnect();
     await c.deleteSession().catch(() => {});
+  }
+});
+
+test('nexmo-client 8.7.3 (session on /rtc) and 9.5.1 (session on /v2/rtc) in one conversation', TEST, async () => {
+  const [alice, bob] = await Promise.all(['pair-nc8', 'pair-nc9'].map((label) => createUser(label)));
+  const a = new NexmoClient8({
+    url: apiHost, nexmo_api_url: apiHost, log_reporter: { enabled: false }, rtcstats: { remote_collection: false },
+    socket_io: { reconnection: false },
+  });
+  const b = client();
+  try {
+    const aliceApp = await a.login(userToken(alice.name)); // session:login on /rtc
+    assert.equal(aliceApp.me.id, alice.id);
+    const bobApp = await b.createSession(userToken(bob.name));
+    const { conversation, bobsView } = await invitedConversation(aliceApp, bobApp, bob, 'eight and nine');
+    await bobsView.join();
+
+    const atBob = next(bobsView, 'text');
+    const seen = next(conversation, 'text:seen');
+    const sent = await conversation.sendText('from eight');
+    const [, text] = await atBob;
+    assert.deepEqual([text.id, text.body.text, text.from], [sent.id, 'from eight', conversation.me.id]);
+    await text.seen();
+    await seen;
+    assert.deepEqual(Object.keys(conversation.events.get(sent.id).state.seen_by), [bobsView.me.id]);
+
+    const atAlice = next(conversation, 'text', (member) => member.memberId === bobsView.me.id);
+    const reply = await bobsView.sendText('from nine');
+    const [, replyText] = await atAlice;
+    assert.deepEqual([replyText.id, replyText.body.text], [reply.id, 'from nine']);
+    const { items } = await conversation.getEvents({ page_size: 100 });
+    assert.deepEqual([...items.values()].filter((e) => e.type === 'text').map((e) => e.id), [sent.id, reply.id]);
+  } finally {
+    a.disconnect();
+    b.disconnect();
   }
 });
