@@ -71,6 +71,8 @@ async def test_every_read_is_scoped_by_application(store: Store, keys: KeyPair, 
     assert await store.user_by_name(b.id, user.name) is None
     assert await store.users(b.id, ALL, None) == []
     assert await store.conversation(b.id, conversation.id) is None
+    assert await store.conversation_by_name(b.id, conversation.name) is None
+    assert await store.conversation_by_name(a.id, conversation.name) == await store.conversation(a.id, conversation.id)
     assert await store.conversations(b.id, ALL, None, None) == []
     assert await store.member(b.id, conversation.id, member.id) is None
     assert await store.members(b.id, conversation.id, ALL) == []

@@ -124,3 +124,22 @@ async def test_another_applications_tokens_see_nothing(api: Api, store: Store, o
     forged = {"Authorization": f"Bearer {mint_token(other_keys, api.application_id, 'alice')}"}
     assert_error(await api.client.get(f"/v0.3/conversations/{cid}", headers=forged), 401,
                  "system:error:invalid-token")
+
+
+async def test_patch_updates_a_conversation_and_names_find_users_and_conversations(api: Api) -> None:
+    alice = await api.user("alice")
+    cid = (await api.conversation("chat", display_name="before"))["id"]
+    await api.member(cid, "alice")
+    patched = await api.ok("PATCH", f"/v0.3/conversations/{cid}", json={"display_name": "after"}, sub="alice")
+    assert (patched["display_name"], patched["name"]) == ("after", "chat")
+    assert (await api.ok("GET", "/v0.3/conversations/chat", sub="alice"))["id"] == cid
+    assert_error(await api.request("GET", "/v1/conversations/chat"), 404, "conversation:error:not-found")
+    await api.user("mallory")  # a name finds nothing its id would not: access rules still apply
+    assert_error(await api.request("GET", "/v0.3/conversations/chat", sub="mallory"), 404,
+                 "conversation:error:not-found")
+    assert (await api.ok("GET", "/v0.3/users/alice", sub="alice"))["id"] == alice["id"]
+    assert (await api.ok("GET", f"/v0.3/users/{alice['id']}", sub="alice"))["name"] == "alice"
+    assert_error(await api.request("GET", "/v1/users/alice"), 404, "user:error:not-found")  # v1: ids only
+    assert_error(await api.request("GET", "/v0.3/users/nobody"), 404, "user:error:not-found")
+    assert_error(await api.request("PATCH", f"/v0.3/conversations/{cid}", json={"display_name": 5}), 400,
+                 "http:error:validation-fail")

@@ -104,6 +104,15 @@ class ConversationService:
         conversation, _ = await readable_conversation(self._store, principal, conversation_id)
         return conversation
 
+    async def get_by_id_or_name(self, principal: Principal, id_or_name: str) -> Conversation:
+        """The client SDKs' `getConversation(conversationIdOrName)`: an id first, then a name."""
+        app = principal.application_id
+        found = await self._store.conversation(app, id_or_name) or \
+            await self._store.conversation_by_name(app, id_or_name)
+        if found is None:
+            raise not_found("conversation")
+        return await self.get(principal, found.id)
+
     async def _acting_member(self, principal: Principal, conversation_id: str) -> Member | None:
         """The caller's JOINED member, required of users for changes; admins act as the system."""
         if principal.user is None:

@@ -111,6 +111,14 @@ class UserService:
             raise not_found("user")
         return user
 
+    async def get_by_id_or_name(self, principal: Principal, id_or_name: str) -> User:
+        """The client SDKs' `getUser(userIdOrName)`: an id first, then a name."""
+        app = principal.application_id
+        user = await self._store.user(app, id_or_name) or await self._store.user_by_name(app, id_or_name)
+        if user is None:
+            raise not_found("user")
+        return user
+
     async def update(self, principal: Principal, user_id: str, body: JSON) -> User:
         user = await self.get(principal, user_id)
         if principal.user is not None and principal.user.id != user.id:

@@ -261,9 +261,15 @@ class SQLStore:
         return rows.conversation(row)
 
     async def conversation(self, application_id: str, conversation_id: str) -> Conversation | None:
+        return await self._conversation_where("c.id = ?", application_id, conversation_id)
+
+    async def conversation_by_name(self, application_id: str, name: str) -> Conversation | None:
+        return await self._conversation_where("c.name = ?", application_id, name)
+
+    async def _conversation_where(self, condition: str, application_id: str, value: str) -> Conversation | None:
         row = await self._backend.read().fetchrow(
             f"SELECT {CONVERSATION_COLUMNS} FROM conversations c "
-            "WHERE c.application_id = ? AND c.id = ? AND c.deleted IS NULL", application_id, conversation_id)
+            f"WHERE c.application_id = ? AND {condition} AND c.deleted IS NULL", application_id, value)
         return rows.conversation(row) if row else None
 
     async def conversations(

@@ -171,6 +171,35 @@ test('@vonage/client-sdk 2.3.1: create, join, invite, accept, messages, receipts
   }
 });
 
+test('@vonage/client-sdk 2.3.1 reads and updates conversations, members and users', TEST, async () => {
+  const alice = await signedIn('reads-alice');
+  const bob = await createUser('reads-bob');
+  try {
+    const cid = await alice.sdk.createConversation({ name: unique('reads'), displayName: 'before' });
+    const mine = await alice.sdk.joinConversation(cid);
+    const invitee = await alice.sdk.inviteToConversation(cid, bob.name);
+    await alice.sdk.updateConversation(cid, { displayName: 'after' }); // PATCH /v0.3/conversations/{id}
+    assert.equal((await alice.sdk.getConversation(cid)).displayName, 'after');
+    const name = (await alice.sdk.getConversation(cid)).name;
+    assert.equal((await alice.sdk.getConversation(name)).id, cid); // by name too
+    const members = await alice.sdk.getConversationMembers(cid, { order: 'asc', pageSize: 10 });
+    assert.deepEqual(members.members.map((m) => [m.id, m.state]), [[mine, 'JOINED'], [invitee, 'INVITED']]);
+    assert.equal((await alice.sdk.getConversationMember(cid, invitee)).user.name, bob.name);
+    assert.equal((await alice.sdk.getUser(bob.id)).name, bob.name);
+    assert.equal((await alice.sdk.getUser(bob.name)).id, bob.id); // by name too
+    await alice.sdk.sendMessageImageEvent(cid, new URL('https://example.com/cat.jpg'));
+    const image = await alice.events.next(ofKind('message:image', cid));
+    assert.equal(image.body.imageUrl, 'https://example.com/cat.jpg');
+    await alice.sdk.deleteConversation(cid); // its creator may
+    await assert.rejects(alice.sdk.getConversation(cid), (error) => {
+      assert.equal(error.code, 'conversation:error:not-found');
+      return true;
+    });
+  } finally {
+    await alice.sdk.deleteSession().catch(() => {});
+  }
+});
+
 test('@vonage/client-sdk 2.3.1 resumes its session by id and its history has everything once, in order',
   TEST, async () => {
     const alice = await signedIn('resume-alice');

@@ -20,8 +20,10 @@ def include_custom_data(filters: Mapping[str, str]) -> bool:
 
 
 def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1",
-           nested_membership: bool = False) -> list[Route]:
-    """`nested_membership`: a user's conversations carry the membership as `_embedded.member` (v0.3)."""
+           nested_membership: bool = False, patch: bool = False, by_name: bool = False) -> list[Route]:
+    """`nested_membership`: a user's conversations carry the membership as `_embedded.member`; `patch`: a
+    conversation is updated with PATCH too; `by_name`: `GET .../conversations/{id}` also finds one by name
+    (all three as the v0.3 clients do)."""
 
     async def list_conversations(request: Request) -> Response:
         principal = await ctx.principal(request)
@@ -39,7 +41,9 @@ def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1"
 
     async def get_conversation(request: Request) -> Response:
         principal = await ctx.principal(request)
-        conversation = await conversations.get(principal, request.path_params["conversation_id"])
+        conversation_id = request.path_params["conversation_id"]
+        conversation = await (conversations.get_by_id_or_name(principal, conversation_id) if by_name
+                              else conversations.get(principal, conversation_id))
         return JSONResponse(render.conversation(ctx.base_url(request), conversation))
 
     async def update_conversation(request: Request) -> Response:
@@ -66,6 +70,6 @@ def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1"
     return [
         resource(f"{prefix}/conversations", GET=list_conversations, POST=create_conversation),
         resource(prefix + "/conversations/{conversation_id:id}", GET=get_conversation, PUT=update_conversation,
-                 DELETE=delete_conversation),
+                 DELETE=delete_conversation, **({"PATCH": update_conversation} if patch else {})),
         resource(prefix + "/users/{user_id:id}/conversations", GET=user_conversations),
     ]

@@ -16,8 +16,10 @@ from parley.domain.users import UserService
 from parley.realtime.sessions import SessionRegistry
 
 
-def routes(ctx: Context, users: UserService, prefix: str = "/v1", sessions: SessionRegistry | None = None
-           ) -> list[Route]:
+def routes(ctx: Context, users: UserService, prefix: str = "/v1", sessions: SessionRegistry | None = None,
+           by_name: bool = False) -> list[Route]:
+    """`by_name`: `GET .../users/{id}` also finds a user by name (v0.3: the client SDKs' `getUser`)."""
+
     async def list_users(request: Request) -> Response:
         principal = await ctx.principal(request)
         page = await users.list(principal, query_page(request, ["name"]))
@@ -32,7 +34,8 @@ def routes(ctx: Context, users: UserService, prefix: str = "/v1", sessions: Sess
 
     async def get_user(request: Request) -> Response:
         principal = await ctx.principal(request)
-        user = await users.get(principal, request.path_params["user_id"])
+        user_id = request.path_params["user_id"]
+        user = await (users.get_by_id_or_name(principal, user_id) if by_name else users.get(principal, user_id))
         return JSONResponse(render.user(ctx.base_url(request), user))
 
     async def update_user(request: Request) -> Response:

@@ -2,6 +2,8 @@
 another prefix, with what the v0.3 clients read differently:
 
 - a user's conversations nest the caller's membership as `_embedded.member.{id, state}`;
+- `PATCH` updates a conversation (as `PUT` does); `GET /v0.3/users/{id}` and `GET /v0.3/conversations/{id}`
+  also find a user or a conversation by name;
 - events are shown under their Conversation API names (a legacy `text` is a text `message`, see `dialect_map`),
   `_embedded.events` always, and `filter_group_type=ChatEvents` leaves receipts out (the SDK cannot parse them
   in a listing): listed messages carry them as `state` {seen_by, delivered_to} instead;
@@ -34,8 +36,9 @@ def routes(ctx: Context, conversation_service: ConversationService, member_servi
         *events.routes(ctx, event_service, "object", PREFIX, present=as_modern, filters=EVENT_FILTERS,
                        receipt_state=True),
         *members.routes(ctx, member_service, event_service, PREFIX),
-        *conversations.routes(ctx, conversation_service, PREFIX, nested_membership=True),
-        *users.routes(ctx, user_service, PREFIX, sessions),
+        *conversations.routes(ctx, conversation_service, PREFIX, nested_membership=True, patch=True,
+                              by_name=True),
+        *users.routes(ctx, user_service, PREFIX, sessions, by_name=True),
         *v0_2_routes(ctx, member_service),
     ]
 
