@@ -20,10 +20,11 @@ from starlette.websockets import WebSocket
 from parley.api.auth import Authenticator
 from parley.api.cors import CORS, Origins
 from parley.api.errors import error_body
-from parley.api.http import conversations, docs, events, media, members, sessions, users, v0_3
+from parley.api.http import beta, conversations, docs, events, media, members, sessions, users, v0_3
 from parley.api.http.common import Context, JSONResponse
+from parley.api.inapp import Services as InAppServices
 from parley.api.socket.engine import Engine
-from parley.api.socket.legacy import LegacyDialect, LegacyServices
+from parley.api.socket.legacy import LegacyDialect
 from parley.api.socket.v2 import V2Dialect
 from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
@@ -87,8 +88,8 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    legacy_services = LegacyServices(svc.conversations, svc.members, svc.events, svc.users, svc.push)
-    legacy = Engine(LegacyDialect(authenticator, legacy_services, hub))
+    inapp = InAppServices(svc.conversations, svc.members, svc.events, svc.users, svc.push)
+    legacy = Engine(LegacyDialect(authenticator, inapp, hub))
 
     registry = SessionRegistry()
     v2 = Engine(V2Dialect(authenticator, hub, registry))
@@ -109,6 +110,7 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         # the client SDKs' paths
         *v0_3.routes(ctx, svc.conversations, svc.members, svc.events, svc.users, registry),
         *sessions.routes(ctx, registry),
+        *beta.routes(ctx, inapp),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
         # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash. An HTTP route

@@ -21,7 +21,7 @@ from .conftest import Server
 
 JS_DIR = Path(__file__).parent / "js"
 PACKAGES = ("@vonage/conversations", "@vonage/users", "@vonage/jwt", "@vonage/auth", "@vonage/client-sdk",
-            "nexmo-client")
+            "nexmo-client", "nexmo-client-8", "nexmo-client-9")
 NODE_TIMEOUT = 180
 
 pytestmark = pytest.mark.e2e

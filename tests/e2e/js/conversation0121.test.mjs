@@ -6,16 +6,10 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { tokenGenerate } from '@vonage/jwt';
 import { apiHost, applicationId, privateKey, createUser } from './helpers.mjs';
+import { memory } from './storage.mjs';
 
 // The shims of reference §1.9: the lib/ sources read `localStorage` (only to keep the token for a re-login after a
 // reconnect, which these clients never do: reconnection is off) and `window.performance`, and need `cache: true`.
-const memory = new Map();
-globalThis.Storage = function Storage() {};
-globalThis.localStorage = {
-  getItem: (key) => (memory.has(key) ? memory.get(key) : null),
-  setItem: (key, value) => memory.set(key, String(value)),
-  removeItem: (key) => memory.delete(key),
-};
 const ConversationClient = createRequire(import.meta.url)('nexmo-conversation/lib/sdk');
 // Only once the SDK is loaded: engine.io-client picks Node's `ws` for its websocket transport only when it finds
 // no `window` as it loads; with one, it finds no WebSocket in Node 20 and every upgrade probe fails.

@@ -4,14 +4,8 @@
 import { createRequire } from 'node:module';
 import { tokenGenerate } from '@vonage/jwt';
 import { apiHost, applicationId, privateKey } from './helpers.mjs';
+import { memory } from './storage.mjs';
 
-const memory = new Map();
-globalThis.Storage = function Storage() {};
-globalThis.localStorage = {
-  getItem: (key) => (memory.has(key) ? memory.get(key) : null),
-  setItem: (key, value) => memory.set(key, String(value)),
-  removeItem: (key) => memory.delete(key),
-};
 export const ConversationClient = createRequire(import.meta.url)('nexmo-client');
 
 export function legacyClient() {

@@ -7,16 +7,10 @@ import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import { tokenGenerate } from '@vonage/jwt';
 import { apiHost, applicationId, privateKey, createUser } from './helpers.mjs';
+import { memory } from './storage.mjs';
 
 // One localStorage per process (reference §9): the client that reconnects must be the last one that logged in,
 // because it logs in again with the token it finds there.
-const memory = new Map();
-globalThis.Storage = function Storage() {};
-globalThis.localStorage = {
-  getItem: (key) => (memory.has(key) ? memory.get(key) : null),
-  setItem: (key, value) => memory.set(key, String(value)),
-  removeItem: (key) => memory.delete(key),
-};
 const ConversationClient = createRequire(import.meta.url)('nexmo-client');
 
 function client(socketIo) {

@@ -14,69 +14,27 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
+from parley.api import inapp
 from parley.api.auth import Authenticator, SessionGrant
-from parley.api.dialect_map import as_legacy
+from parley.api.inapp import Services, every_page
 from parley.api.socket import socketio
 from parley.api.socket.engine import EngineSocket
 from parley.api.socket.engineio import ProtocolError
-from parley.domain.conversations import ConversationService
 from parley.domain.errors import DomainError, forbidden
-from parley.domain.events import EventService
-from parley.domain.members import MemberService
-from parley.domain.models import Event, Member
-from parley.domain.paging import Page, PageRequest
+from parley.domain.models import Event
+from parley.domain.paging import PageRequest
 from parley.domain.principal import Principal
-from parley.domain.push import PushService
-from parley.domain.users import UserService
 from parley.domain.validate import event_id_value
 from parley.realtime.hub import Hub
-
-T = TypeVar("T")
 
 
 def encode_event(event: Event) -> str:
     """An event pushed in this dialect: the socket.io event named by its type. A whole Engine.IO frame, so the
     hub can share it between sockets."""
-    payload = event_payload(event)
+    payload = inapp.event(event)
     return "4" + socketio.encode(socketio.event(payload["type"], payload))
-
-
-def event_payload(event: Event) -> dict[str, Any]:
-    """An event as this dialect shows it (pushed, or listed by `conversation:events`): under its In-App
-    Messaging name (`dialect_map`), with `cid` (the client routes by it) and integer ids."""
-    event = as_legacy(event)
-    payload: dict[str, Any] = {"id": event.id, "type": event.type, "cid": event.conversation_id,
-                               "body": event.body, "timestamp": event.timestamp}
-    if event.state is not None:
-        payload["state"] = event.state
-    sender = event.from_member
-    if event.type.startswith("member:"):
-        # nexmo-conversation 0.1.x copies every key of a member event's body onto its Member object, so a
-        # `conversation` key would replace the member's link to its Conversation (and crash the next event);
-        # the later SDKs skip that key and none reads it.
-        payload["body"] = {k: v for k, v in event.body.items() if k != "conversation"}
-        if isinstance(event.body.get("member_id"), str):
-            # In this dialect a member event is `from` the member whose state it changes (the client applies it
-            # to `members.get(event.from)`), not from whoever acted.
-            sender = event.body["member_id"]
-    if sender:
-        payload["from"] = sender
-    if event.to_member:
-        payload["to"] = event.to_member
-    return payload
-
-
-async def every_page(fetch: Callable[[PageRequest], Awaitable[Page[T]]], first: PageRequest) -> list[T]:
-    """All items of a paged listing: this dialect's requests answer with whole arrays."""
-    items: list[T] = []
-    request: PageRequest | None = first
-    while request is not None:
-        page = await fetch(request)
-        items.extend(page.items)
-        request = page.next
-    return items
 
 
 @dataclass(eq=False)
@@ -144,17 +102,8 @@ Reply = tuple[str, dict[str, Any]]
 Handler = Callable[[Session, dict[str, Any]], Awaitable[Reply]]
 
 
-@dataclass(frozen=True)
-class LegacyServices:
-    conversations: ConversationService
-    members: MemberService
-    events: EventService
-    users: UserService
-    push: PushService
-
-
 class LegacyDialect:
-    def __init__(self, authenticator: Authenticator, services: LegacyServices, hub: Hub) -> None:
+    def __init__(self, authenticator: Authenticator, services: Services, hub: Hub) -> None:
         self._auth = authenticator
         self._svc = services
         self.hub = hub
@@ -248,9 +197,7 @@ class LegacyDialect:
         listed = []
         for c, m in rows:
             unread = (await self._svc.events.read_state(principal, c.id, m.id)).unread_count
-            listed.append({"id": c.id, "name": c.name, "display_name": c.display_name, "member_id": m.id,
-                           "state": m.state.value, "timestamp": {"created": c.created},
-                           "sequence_number": c.sequence_number, "unread_count": unread})
+            listed.append({**inapp.user_conversation(c, m), "unread_count": unread})
         return "user:conversations:success", {"body": listed}
 
     async def _user_get(self, session: Session, request: dict[str, Any]) -> Reply:
@@ -267,12 +214,8 @@ class LegacyDialect:
     async def _conversation_get(self, session: Session, request: dict[str, Any]) -> Reply:
         principal, cid = _logged_in(session), str(request.get("cid", ""))
         conversation = await self._svc.conversations.get(principal, cid)
-        members = [legacy_member(m) for m in await every_page(
-            lambda r: self._svc.members.list(principal, cid, r), PageRequest(size=100))]
-        return "conversation:get:success", {"cid": cid, "body": {
-            "id": conversation.id, "name": conversation.name, "display_name": conversation.display_name,
-            "timestamp": {"created": conversation.created}, "sequence_number": conversation.sequence_number,
-            "properties": conversation.properties, "members": members}}
+        members = await every_page(lambda r: self._svc.members.list(principal, cid, r), PageRequest(size=100))
+        return "conversation:get:success", {"cid": cid, "body": inapp.conversation(conversation, members)}
 
     async def _join(self, session: Session, request: dict[str, Any]) -> Reply:
         principal, cid, body = _logged_in(session), str(request.get("cid", "")), _body(request)
@@ -281,19 +224,19 @@ class LegacyDialect:
         else:
             member = await self._svc.members.create(principal, cid, {
                 "state": "joined", "user": _user_spec(body), "channel": {"type": "app"}})
-        return "conversation:join:success", {"cid": cid, "body": legacy_member(member)}
+        return "conversation:join:success", {"cid": cid, "body": inapp.member(member)}
 
     async def _invite(self, session: Session, request: dict[str, Any]) -> Reply:
         principal, cid, body = _logged_in(session), str(request.get("cid", "")), _body(request)
         member = await self._svc.members.create(principal, cid, {
             "state": "invited", "user": _user_spec(body), "channel": {"type": "app"},
             "media": body.get("media") if isinstance(body.get("media"), dict) else {}})
-        return "conversation:invite:success", {"cid": cid, "body": legacy_member(member)}
+        return "conversation:invite:success", {"cid": cid, "body": inapp.member(member)}
 
     async def _member_delete(self, session: Session, request: dict[str, Any]) -> Reply:
         principal, cid, body = _logged_in(session), str(request.get("cid", "")), _body(request)
         member = await self._svc.members.update(principal, cid, str(body.get("member_id", "")), {"state": "left"})
-        return "conversation:member:delete:success", {"cid": cid, "body": legacy_member(member)}
+        return "conversation:member:delete:success", {"cid": cid, "body": inapp.member(member)}
 
     async def _conversation_events(self, session: Session, request: dict[str, Any]) -> Reply:
         """History (the client cache and a reconnecting client ask for `start_id`/`end_id` ranges): every event
@@ -309,7 +252,7 @@ class LegacyDialect:
             events.extend(await self._svc.events.with_state(principal.application_id, cid, history.page.items))
             complete, served_up_to = history.complete, history.served_up_to
             page_request = history.page.next
-        reply: dict[str, Any] = {"cid": cid, "body": [event_payload(e) for e in events], "complete": complete}
+        reply: dict[str, Any] = {"cid": cid, "body": [inapp.event(e) for e in events], "complete": complete}
         if not complete:
             reply["served_up_to"] = served_up_to
         return "conversation:events:success", reply
@@ -363,17 +306,6 @@ class LegacyDialect:
         except DomainError as error:
             return f"{name}:error", {"type": f"{name}:error", "code": error.code, "description": error.detail}
         return f"{name}:success", {"body": result}
-
-
-def legacy_member(member: Member) -> dict[str, Any]:
-    """A member as `conversation:get` lists it: every member needs a `timestamp` object (reference §1.4)."""
-    user = member.user
-    timestamp = {k: v for k, v in (("invited", member.invited_at), ("joined", member.joined_at),
-                                   ("left", member.left_at)) if v}
-    return {"id": member.id, "member_id": member.id, "user_id": member.user_id,
-            "name": user.name if user else None, "display_name": user.display_name if user else None,
-            "state": member.state.value, "timestamp": timestamp, "channel": member.channel,
-            "initiator": member.initiator, "invited_by": member.invited_by}
 
 
 def _body(request: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from parley.api import inapp
 from parley.api.auth import Authenticator
 from parley.api.dialect_map import as_modern
 from parley.api.http.render import event_fields
@@ -64,6 +65,23 @@ def event_message(event: Event) -> tuple[str, dict[str, Any]]:
     if not modern.id:  # ephemeral events are never stored and have no id
         del payload["id"]
     return modern.type, payload
+
+
+def encode_inapp_event(event: Event) -> str:
+    """An event pushed to nexmo-client 9.x: under its In-App Messaging name (`text`, `text:seen`,
+    `text:typing:on`...), `member:*` from the member it is about, as `/rtc` and `/beta2` show it."""
+    payload = inapp.event_with_sender(event)
+    frame = "4" + socketio.encode(socketio.event(payload["type"], payload))
+    return frame if event.id else EphemeralFrame(frame)
+
+
+def encoder_for(query: Mapping[str, str]) -> Callable[[Event], str]:
+    """nexmo-client 9.x (the last `nexmo-client`, on `/v2/rtc` since 9.1.4) names no `SDK_name` and reports its
+    own version; `@vonage/client-sdk` names itself (2.x) or has a version below 6 (1.x)."""
+    major = query.get("SDK_version", "").split(".", 1)[0]
+    if not query.get("SDK_name") and major.isdigit() and 6 <= int(major) <= 9:
+        return encode_inapp_event
+    return encode_event
 
 
 def refusal_code(error: DomainError) -> str:
@@ -283,7 +301,8 @@ class V2Dialect:
             except DomainError as error:
                 return SocketSession(socket, self, None, error)
             acknowledge = query.get("acknowledge_events", "").lower() == "true"
-            session = ClientSession(ids.new_id(ids.SESSION), principal, expires, acknowledge, self)
+            session = ClientSession(ids.new_id(ids.SESSION), principal, expires, acknowledge, self,
+                                    encoder=encoder_for(query))
             session.start()
         session.extend(expires)
         return SocketSession(socket, self, session)
