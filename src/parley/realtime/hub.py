@@ -4,6 +4,12 @@ the frame on each of those sockets.
 
 Who sees an event: the users with a JOINED membership in its conversation; for `member:*` events also the
 member the event is about (an invitee is not joined yet, a leaver no longer is).
+
+The joined users of a conversation are cached (`Audiences`) instead of read from the store for every event: a
+conversation's events get consecutive ids, so an event whose id follows the last one the hub saw has nothing
+unseen before it, and the cached set is exact once the event itself is applied (`member:joined` adds its user,
+`member:left`/`member:invited` remove it). After a gap (an event this hub never saw: sent while nobody of the
+application was connected here, or by a path that bypasses the hub) the set is read from the store again.
 """
 
 from __future__ import annotations
@@ -38,11 +44,50 @@ class Connection(Protocol):
         """Queue a frame; never blocks (each connection writes its queue in order)."""
 
 
+MAX_CACHED_CONVERSATIONS = 10_000  # about 100 bytes + the user ids each: a bound, not a working-set estimate
+SCAN = 500
+
+
+def member_user(event: Event) -> str | None:
+    """The user a `member:*` event is about (its body names the member's user)."""
+    user = event.body.get("user")
+    found = user.get("id") if isinstance(user, dict) else None
+    return found if isinstance(found, str) else None
+
+
+class Audience:
+    """The users with a joined member in one conversation, as of event `through`."""
+
+    __slots__ = ("through", "users")
+
+    def __init__(self, users: set[str], through: int) -> None:
+        self.users = users
+        self.through = through
+
+    def apply(self, event: Event) -> bool:
+        """Update for a membership event; False when the event does not say whose membership changed."""
+        if event.type not in _STATES:
+            return True
+        user = member_user(event)
+        if user is None:
+            return False
+        if _STATES[event.type]:
+            self.users.add(user)
+        else:
+            self.users.discard(user)
+        return True
+
+
+_STATES = {"member:joined": True, "member:left": False, "member:invited": False}  # joined afterwards?
+
+
 class Hub:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_cached: int = MAX_CACHED_CONVERSATIONS) -> None:
         self._store = store
         self._by_user: dict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._per_application: dict[str, int] = defaultdict(int)  # live sockets, to skip the lookup when none
+        self._audiences: dict[tuple[str, str], Audience] = {}
+        self._max_cached = max_cached
 
     def attach(self, connection: Connection) -> None:
         key = (connection.application_id, connection.user_id)
@@ -64,26 +109,48 @@ class Hub:
         if not self._per_application.get(application_id):
             return  # nobody of this application is connected to this process
         for event in events:
-            connections = [c for user in await self._audience(application_id, event)
-                           for c in self._by_user.get((application_id, user), ())]
+            joined = await self._audience(application_id, event)
+            about = member_user(event) if event.type.startswith("member:") else None
             frames: dict[Encoder, str] = {}
-            for connection in connections:
-                frame = frames.get(connection.encoder)
-                if frame is None:
-                    frame = frames[connection.encoder] = connection.encoder(event)
-                connection.push(frame)
+            # (no await from here on: `joined` may be the cached set itself)
+            for user in joined if about is None or about in joined else (*joined, about):
+                for connection in self._by_user.get((application_id, user), ()):
+                    frame = frames.get(connection.encoder)
+                    if frame is None:
+                        frame = frames[connection.encoder] = connection.encoder(event)
+                    connection.push(frame)
 
     async def _audience(self, application_id: str, event: Event) -> set[str]:
+        """The joined users of the event's conversation once the event is applied."""
+        key = (application_id, event.conversation_id)
+        cached = self._audiences.get(key)
+        if cached is not None:
+            if event.id == 0 or event.id <= cached.through:
+                return cached.users  # ephemeral (no place in the order), or late: the set is as new or newer
+            if event.id == cached.through + 1 and cached.apply(event):
+                cached.through = event.id
+                return cached.users
+        # Nothing cached, or a gap: the store, read after this event committed, has everything up to it.
+        users = await self._joined(application_id, event.conversation_id)
+        current = self._audiences.get(key)
+        if event.id and (current is None or current.through < event.id):
+            self._remember(key, Audience(users, event.id))
+        return users
+
+    def _remember(self, key: tuple[str, str], audience: Audience) -> None:
+        self._audiences.pop(key, None)
+        if len(self._audiences) >= self._max_cached:
+            del self._audiences[next(iter(self._audiences))]  # the least recently loaded
+        self._audiences[key] = audience
+
+    async def _joined(self, application_id: str, conversation_id: str) -> set[str]:
         users: set[str] = set()
         after = None
         while True:
-            members = await self._store.members(application_id, event.conversation_id,
-                                                Scan(limit=500, descending=False, after=after))
-            for member in members:
-                about = event.type.startswith("member:") and event.body.get("member_id") == member.id
-                if member.state is MemberState.JOINED or about:
-                    users.add(member.user_id)
-            if len(members) < 500:
+            members = await self._store.members(application_id, conversation_id,
+                                                Scan(limit=SCAN, descending=False, after=after))
+            users.update(m.user_id for m in members if m.state is MemberState.JOINED)
+            if len(members) < SCAN:
                 return users
             after = members[-1].seq
 
