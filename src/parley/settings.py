@@ -46,6 +46,10 @@ class Settings:
     key_cache_seconds: float = field(default_factory=lambda: float(os.environ.get("PARLEY_KEY_CACHE_SECONDS") or 5))
     max_token_lifetime_seconds: int = field(default_factory=lambda: _int("PARLEY_MAX_TOKEN_LIFETIME_SECONDS", 86_400))
     limits: Limits = field(default_factory=limits_from_env)
+    # permessage-deflate on websockets: off by default. Each compressed socket keeps a zlib context (~40 KiB with
+    # uvicorn's settings) and deflates every frame itself, for frames of a few hundred bytes (docs/performance.md).
+    ws_compression: bool = field(default_factory=lambda: os.environ.get("PARLEY_WS_COMPRESSION", "").lower()
+                                 in ("1", "true", "yes", "on"))
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url(self.data_dir)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections import defaultdict, deque
+from collections.abc import Callable, Coroutine, Generator, Sequence
+from typing import Any, Protocol
 
 from parley.domain.models import Event, MemberState
 from parley.domain.paging import Scan
@@ -156,24 +156,86 @@ class Hub:
 
 
 class Outbox:
-    """A connection's ordered, non-blocking write queue, drained by one task."""
+    """A connection's ordered, non-blocking writer.
+
+    A frame is sent at once when nothing is waiting before it: the send coroutine is stepped by hand, and it
+    normally finishes in that one step (uvicorn writes to the transport and returns unless the transport's buffer
+    is full). Only a send that suspends (a client reading slowly) gets a task, and frames pushed meanwhile queue
+    behind it. So a fan-out costs no task switch per socket, and an idle socket holds no task or queue at all.
+    """
+
+    __slots__ = ("_closed", "_queue", "_send", "_task")
 
     def __init__(self, send: Callable[[str], object]) -> None:
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._send = send
-        self._task = asyncio.ensure_future(self._drain())
+        self._queue: deque[str] | None = None  # frames behind a suspended send; None when there is none
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     def push(self, frame: str) -> None:
-        self._queue.put_nowait(frame)
+        if self._closed:
+            return
+        if self._queue is not None:
+            self._queue.append(frame)
+            return
+        result = self._send(frame)
+        if not isinstance(result, Coroutine):
+            return
+        try:
+            waiting = result.send(None)
+        except StopIteration:
+            return
+        except Exception:  # a closed socket must not fail the request that fanned out to it
+            self._closed = True  # (its reader sees the disconnect and detaches it)
+            return
+        self._queue = deque()
+        self._task = asyncio.ensure_future(self._drain(result, waiting))
 
-    async def _drain(self) -> None:
-        while True:
-            frame = await self._queue.get()
-            result = self._send(frame)
-            if asyncio.iscoroutine(result):
-                await result
+    async def _drain(self, suspended: Coroutine[Any, Any, object], waiting: object) -> None:
+        try:
+            await _Resume(suspended, waiting)
+            while self._queue:
+                result = self._send(self._queue.popleft())
+                if isinstance(result, Coroutine):
+                    await result
+        except Exception:  # as in push(): the socket is gone
+            self._closed = True
+        finally:
+            self._queue = None
+            self._task = None
 
     async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._closed = True
+        task = self._task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class _Resume:
+    """Awaits a coroutine that was started by hand and suspended, yielding `waiting` (the future it waits on):
+    the awaiting task waits on that future as if it had run the coroutine from the start (as Python 3.12's
+    eager tasks do)."""
+
+    __slots__ = ("_coroutine", "_waiting")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, object], waiting: object) -> None:
+        self._coroutine = coroutine
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coroutine, waiting = self._coroutine, self._waiting
+        while True:
+            try:
+                yield waiting
+            except BaseException as exc:  # cancelled (or the future failed) while waiting: pass it in
+                try:
+                    waiting = coroutine.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting = coroutine.send(None)
+            except StopIteration:
+                return
