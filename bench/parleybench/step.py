@@ -14,6 +14,7 @@ from parleybench.stats import percentile, text_message
 from parleybench.ws import Deliveries, OpenLoop, RestSender, RtcClient
 
 DRAIN_POLL_S = 0.01
+WARM_CONNECTIONS = 4  # sender connections opened before each step (more are opened when all are busy)
 
 
 @dataclass
@@ -57,6 +58,8 @@ async def measure(target: Target, receivers: list[RtcClient], run: str, rate: fl
     for receiver in receivers:
         receiver.watch(deliveries)
     expected = len(counted) * messages
+    if target.rest is not None:
+        await target.rest.warm(WARM_CONNECTIONS)
     loop = OpenLoop(deliveries, rate, send)
     meter.start()
     await loop.run()

@@ -429,6 +429,7 @@ class RestSender:
             connection = self._idle.pop()
             if not connection.lost:
                 return connection
+            self.opened -= 1  # closed by the server meanwhile (uvicorn drops keep-alive connections idle for 5 s)
         if self.opened >= self.MAX_CONNECTIONS:
             raise NotSent(f"all {self.MAX_CONNECTIONS} sender connections are busy")
         self.opened += 1
@@ -436,7 +437,9 @@ class RestSender:
         return connection
 
     async def warm(self, count: int) -> None:
-        """Open `count` connections before the clock starts."""
+        """Fresh connections before the clock starts: uvicorn closes keep-alive connections idle for 5 s, so those
+        of an earlier step are gone (and a send on one the server is just closing would fail)."""
+        self.close()
         made = [await self._connection() for _ in range(count)]
         self._idle.extend(made)
 
@@ -457,6 +460,7 @@ class RestSender:
         for connection in self._idle:
             if connection.transport is not None:
                 connection.transport.close()
+        self.opened -= len(self._idle)
         self._idle = []
 
 

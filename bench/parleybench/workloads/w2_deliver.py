@@ -19,7 +19,6 @@ from parleybench.ws import RestSender, RtcClient, run_async
 MESSAGES = 1_000
 RATE = 50.0
 DRAIN_S = 10.0
-REST_CONNECTIONS = 4
 
 
 async def target_for(env: BenchEnv, kind: str, conversation: str, sender_name: str, sender_member: str,
@@ -28,7 +27,6 @@ async def target_for(env: BenchEnv, kind: str, conversation: str, sender_name: s
         assert sender_socket is not None
         return Target("socket", conversation, sender_member, socket=sender_socket)
     rest = RestSender(env.server.port, env.token(sender_name), f"/v1/conversations/{conversation}/events")
-    await rest.warm(REST_CONNECTIONS)
     return Target("rest", conversation, sender_member, rest=rest)
 
 

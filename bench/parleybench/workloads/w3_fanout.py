@@ -124,7 +124,6 @@ async def _raw(env: BenchEnv, rep: int, n: int, rates: list[float], server: RawC
     if failures:
         raise RuntimeError(f"{len(failures)} of {n} raw receivers failed to connect, first: {failures[0]}")
     rest = RestSender(server.port, "-", "/cast")
-    await rest.warm(4)
     target = Target("raw", "CON-raw", "MEM-raw", rest=rest)
     ladder = Ladder(env, rep, n, "raw", server.pid, [])
     try:
