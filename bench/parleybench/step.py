@@ -64,6 +64,8 @@ async def measure(target: Target, receivers: list[RtcClient], run: str, rate: fl
     meter.start()
     await loop.run()
     last_start = time.perf_counter()
+    # CPU while sending, apart from the drain: at saturation a long drain would otherwise dilute the figure
+    sending = meter.stop(last_start - loop.t0)
     deadline = last_start + drain_s
     while deliveries.unique < expected and time.perf_counter() < deadline:
         await asyncio.sleep(DRAIN_POLL_S)
@@ -72,6 +74,7 @@ async def measure(target: Target, receivers: list[RtcClient], run: str, rate: fl
     ended = time.perf_counter()
     wall = ended - loop.t0
     cpu = meter.stop(wall)
+    cpu.update({f"sending_{key}": value for key, value in sending.items() if key.endswith("_pct")})
     for receiver in receivers:
         receiver.watch(None)
     ms = sorted(x * 1000.0 for x in deliveries.latencies)
@@ -96,7 +99,10 @@ async def measure(target: Target, receivers: list[RtcClient], run: str, rate: fl
         "unsent": len(loop.unsent),
         "schedule_lag_ms": round(1000.0 * loop.lag_s, 1),
         "span_s": round(span, 2),
+        "drain_s": round(ended - last_start, 2),
         "receivers_alive": sum(1 for r in receivers if r.alive),
+        "server_sending_pct": sending["server_pct"],
+        "gen_sending_pct": sending["client_pct"],
     }
     if loop.errors:
         metrics["first_send_error"] = loop.errors[0][:300]

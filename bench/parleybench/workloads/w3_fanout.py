@@ -157,6 +157,10 @@ def _best(records: list[RunRecord], label: str, n: int) -> float:
                 if r.metrics["target"] == label and r.metrics["n"] == n), default=0.0)
 
 
+def _gen(record: RunRecord) -> float:
+    return float(record.metrics.get("gen_sending_pct", record.cpu["client_pct"]))
+
+
 def summary(records: list[RunRecord]) -> str:
     """Per N and repetition: parley's sustainable rate and saturation, the raw ceiling, p99 at 80 %."""
     rows = []
@@ -175,9 +179,9 @@ def summary(records: list[RunRecord]) -> str:
                      if at80 else DASH,
                      str(sum(int(r.metrics["lost"]) for r in parley if r.metrics["passed"] or r is at80)),
                      str(sum(int(r.metrics["duplicated"]) for r in mine)),
-                     f"{max((float(r.cpu['client_pct']) for r in mine), default=0):.0f}"])
+                     f"{max((_gen(r) for r in mine), default=0):.0f}"])
     header = ["N", "rep", "sustainable (parley)", "best achieved/s (parley)", "raw ceiling/s", "parley / raw",
-              "80 % of saturation: R, latency", "lost (passing rungs)", "duplicated", "max gen CPU %"]
+              "80 % of saturation: R, latency", "lost (passing rungs)", "duplicated", "max gen CPU % (sending)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "### W3 summary\n\n" + "\n".join(lines)
@@ -190,7 +194,9 @@ WORKLOAD = Workload(
     columns=(Column("target", "target", "{}"), Column("n", "N"), Column("rate", "R msgs/s", "{:g}"),
              Column("offered_per_s", "offered/s", "{:,.0f}"), Column("achieved_per_s", "achieved/s", "{:,.0f}"),
              Column("p50_ms", "p50 ms", "{:.1f}"), Column("p99_ms", "p99 ms", "{:.1f}"), Column("lost", "lost"),
-             Column("duplicated", "dup"), Column("send_errors", "errors"), Column("passed", "pass")),
+             Column("duplicated", "dup"), Column("send_errors", "errors"), Column("passed", "pass"),
+             Column("server_sending_pct", "server % sending"), Column("gen_sending_pct", "gen % sending"),
+             Column("drain_s", "drain s", "{:.1f}")),
     headline="achieved_per_s",
     summarize=summary,
     retry_when_busy=False,
