@@ -81,9 +81,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--w1-client", choices=("raw", "http.client"), default="raw",
                         help="W1's sender: pre-built requests over one raw keep-alive socket (default; ~0.07 ms "
                              "of generator CPU per send) or the standard library's http.client (~0.26 ms)")
+    parser.add_argument("--rt-sender", choices=("rest", "socket"), default="rest",
+                        help="W2/W3 sender: REST POST .../events type text over keep-alive connections (default), or "
+                             "the `text` request on the sender's own /rtc socket")
+    parser.add_argument("--w3-sizes", default="100,500,1000", help="W3 conversation sizes N (default 100,500,1000)")
+    parser.add_argument("--w3-rates", default="",
+                        help="W3 rate ladder in msgs/s, ascending (default 0.5,1,2,5,10,20,50,75,100,150,200,300,"
+                             "500,750,1000,1500,2000; it stops at the first failing rung)")
+    parser.add_argument("--no-raw", dest="w3_raw", action="store_false",
+                        help="W3 without the raw-ceiling ladder (bare websocket broadcast on the same stack)")
     parser.add_argument("--note", default="", help="free text stored in the JSON's config (what was run, why)")
     parser.add_argument("--w1-sends", type=int, default=2000, help=argparse.SUPPRESS)  # smoke tests only
     parser.add_argument("--w4-messages", type=int, default=10000, help=argparse.SUPPRESS)  # smoke tests only
+    parser.add_argument("--w2-messages", type=int, default=1000, help=argparse.SUPPRESS)  # smoke tests only
+    parser.add_argument("--w3-seconds", type=float, default=20.0, help=argparse.SUPPRESS)  # smoke tests only
+    parser.add_argument("--w5-clients", type=int, default=1000, help=argparse.SUPPRESS)  # smoke tests only
+    parser.add_argument("--w5-idle", type=float, default=30.0, help=argparse.SUPPRESS)  # smoke tests only
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where the JSON goes")
     args = parser.parse_args(argv)
     if args.server_src is not None:
@@ -99,6 +112,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [w for w in args.workload_list if w not in known]
     if unknown:
         parser.error(f"unknown workload(s) {', '.join(unknown)}; implemented: {', '.join(known)}")
+    try:
+        args.w3_size_list = [int(x) for x in args.w3_sizes.split(",") if x.strip()]
+        args.w3_rate_list = [float(x) for x in args.w3_rates.split(",") if x.strip()]
+    except ValueError:
+        parser.error("--w3-sizes and --w3-rates take comma-separated numbers")
+    if any(n < 2 or n > 5000 for n in args.w3_size_list) or any(r <= 0 or r > 20000 for r in args.w3_rate_list):
+        parser.error("W3 sizes must be 2..5000 and rates 0..20000 msgs/s")
     if not 1 <= args.reps <= 50:
         parser.error("--reps must be between 1 and 50")
     return args
@@ -124,7 +144,11 @@ def run_config(config: ServerConfig, workloads: list[Workload], args: argparse.N
                result: dict[str, Any]) -> list[RunRecord]:
     records: list[RunRecord] = []
     options = {"w1_sends": args.w1_sends, "w4_messages": args.w4_messages, "w1_client": args.w1_client,
-               "host_quiet_pct": args.host_quiet or None, "host_wait_s": args.host_wait}
+               "host_quiet_pct": args.host_quiet or None, "host_wait_s": args.host_wait,
+               "rt_sender": args.rt_sender, "w2_messages": args.w2_messages, "w3_sizes": args.w3_size_list,
+               "w3_rates": sorted(args.w3_rate_list), "w3_seconds": args.w3_seconds, "w3_raw": args.w3_raw,
+               "w5_clients": args.w5_clients, "w5_idle_s": args.w5_idle}
+    used = False  # W5 wants a server that has done nothing else
     with Server(config) as server:
         env = BenchEnv(server, options)
         params = {"db": config.label, "database": config.db,
@@ -135,21 +159,31 @@ def run_config(config: ServerConfig, workloads: list[Workload], args: argparse.N
                     prepared = workload.prepare(env)
                     result["prepare"].append({"workload": workload.name, **params, **prepared})
                     print(f"#   {workload.name} prepared: {prepared}", flush=True)
+                    used = True
                 reps: list[int | str] = list(range(1, args.reps + 1))
                 if workload.name in args.profile_list:
                     reps.append("profile")
                 for rep in reps:
-                    if workload.fresh_server_per_rep and rep != 1:
+                    if workload.fresh_server_per_rep and used:
                         env.close()
                         server.restart()
+                    used = True
                     profile_file = None
                     if rep == "profile":
                         profile_file = args.out / f"{stamp}-{config.label.replace('/', '-')}-{workload.name}.collapsed"
                         env.profiler = Profiler(server.pid, profile_file, rate=args.profile_rate,
                                                 idle=args.profile_idle, native=args.profile_native)
-                    attempts = 1 + (max(0, args.busy_retries) if isinstance(rep, int) and args.host_quiet else 0)
+                    attempts = 1 + (max(0, args.busy_retries) if isinstance(rep, int) and args.host_quiet
+                                    and workload.retry_when_busy else 0)
                     for attempt in range(1, attempts + 1):
-                        record = workload.run(env, rep if isinstance(rep, int) else 0)
+                        produced = workload.run(env, rep if isinstance(rep, int) else 0)
+                        if isinstance(produced, list):  # W3: a record per rung, checked for a busy host per rung
+                            for record in produced:
+                                record.rep = rep
+                                record.params.update(params)
+                            records += produced
+                            break
+                        record = produced
                         record.rep = rep
                         record.params.update(params)
                         # (in a profiled repetition py-spy itself is the "other" load)
@@ -166,14 +200,17 @@ def run_config(config: ServerConfig, workloads: list[Workload], args: argparse.N
                             record.notes.append(f"host busy: other processes used {record.cpu['other_pct']} %")
                         break
                     env.profiler = None
-                    print(describe(record), flush=True)
-                    if profile_file is not None:
-                        record.notes.append("profiled with py-spy (slower; other CPU % includes py-spy; "
-                                            "not in the figures)")
+                    if profile_file is not None and profile_file.exists():
                         result["profiles"][f"{config.label} {workload.name}"] = {
                             "file": str(profile_file), "idle": args.profile_idle, "native": args.profile_native,
                             "rate": args.profile_rate,
                             **summarize(profile_file)}
+                    if isinstance(produced, list):
+                        continue
+                    print(describe(record), flush=True)
+                    if profile_file is not None:
+                        record.notes.append("profiled with py-spy (slower; other CPU % includes py-spy; "
+                                            "not in the figures)")
                     records.append(record)
         finally:
             env.close()
@@ -200,10 +237,15 @@ def main(argv: list[str] | None = None) -> int:
             "sqlite_synchronous": args.sync_modes,
             "server": "python -m parley serve (uvicorn, one process), --log-level warning",
             "server_src": str(args.server_src) if args.server_src else "installed (editable) package",
-            "load_generator": f"this process: http.client keep-alive, {JSON_LIB} parsing",
+            "load_generator": f"this process: http.client keep-alive, {JSON_LIB} parsing; W2/W3/W5: one asyncio "
+                              "(uvloop) loop, raw websocket receivers, open-loop sender",
             "w1_sends": args.w1_sends,
             "w1_client": args.w1_client,
             "w4_messages": args.w4_messages,
+            "rt_sender": args.rt_sender,
+            "w3_sizes": args.w3_size_list,
+            "w3_rates": sorted(args.w3_rate_list) or "default",
+            "w3_raw": args.w3_raw,
             "started": stamp,
             "note": args.note,
             "host_quiet_pct": args.host_quiet,
@@ -217,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         "server_log": {},
         "profiles": {},
     }
-    if args.w1_sends != 2000 or args.w4_messages != 10000:
+    if (args.w1_sends, args.w4_messages, args.w2_messages, args.w3_seconds, args.w5_clients, args.w5_idle) != (
+            2000, 10000, 1000, 20.0, 1000, 30.0):
         print("# NOTE: non-standard message counts; these figures are not comparable with WORKLOADS.md")
     started = time.perf_counter()
     records: list[RunRecord] = []

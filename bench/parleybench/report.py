@@ -95,7 +95,11 @@ def runs_table(workload: Workload, records: Sequence[RunRecord]) -> str:
 def summary(workloads: Sequence[Workload], records: Sequence[RunRecord]) -> str:
     """Spread (min-max) of each workload's headline metric per database, against the goals and peers."""
     rows = []
+    own = []
     for workload in workloads:
+        if workload.summarize is not None:
+            own.append(workload.summarize([r for r in records if r.workload == workload.name]))
+            continue
         column = next((c for c in workload.columns if c.key == workload.headline), None)
         fmt = column.fmt if column else "{}"
         labels = list(dict.fromkeys(str(r.params.get("db")) for r in records if r.workload == workload.name))
@@ -110,14 +114,17 @@ def summary(workloads: Sequence[Workload], records: Sequence[RunRecord]) -> str:
             verdicts = []
             for goal in workload.goals:
                 if any(label.startswith(db) for db in goal.dbs):
-                    verdicts.append(f"{goal.text}: {'met' if all(goal.met(v) for v in values) else 'MISSED'}")
+                    actual = [float(r.metrics[goal.key]) for r in mine if r.metrics.get(goal.key) is not None]
+                    met = bool(actual) and all(goal.met(v) for v in actual)
+                    verdicts.append(f"{goal.text}: {'met' if met else 'MISSED'}")
             rows.append([workload.name, label, workload.headline, str(len(values)),
                          f"{_fmt(low, fmt)}{DASH}{_fmt(high, fmt)}",
                          f"{server[0]:.0f}{DASH}{server[1]:.0f}", f"{db[0]:.0f}{DASH}{db[1]:.0f}",
                          f"{client[0]:.0f}{DASH}{client[1]:.0f}",
                          "; ".join(verdicts) or DASH])
     peer_rows = [[w.name, name, figure] for w in workloads for name, figure in w.peers.items()]
-    return (f"### Summary (spread min{DASH}max over repetitions)\n\n"
+    return ("".join(text + "\n\n" for text in own)
+            + f"### Summary (spread min{DASH}max over repetitions)\n\n"
             + table(["workload", "db", "metric", "runs", f"min{DASH}max", "server CPU %", "PG CPU %", "gen CPU %",
                      "goal"], rows)
             + "\n\n### Peers on the reference box (WORKLOADS.md)\n\n"

@@ -224,3 +224,55 @@ class Server:
     def log_errors(self) -> int:
         """How many logged lines look like errors."""
         return sum(1 for line in self.log_lines(10_000) if any(m in line for m in LOG_MARKERS))
+
+
+class RawCastServer:
+    """The raw ceiling's bare broadcast server (`parleybench.rawcast`) in its own process, for W3."""
+
+    def __init__(self, source: Path | None = None) -> None:
+        self.port = 0
+        self.source = source
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = Path()
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    def __enter__(self) -> RawCastServer:
+        self.port = free_port()
+        bench_dir = Path(__file__).resolve().parents[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(bench_dir), str(self.source or ""),
+                                                          env.get("PYTHONPATH")]))
+        self._log = Path(tempfile.mkstemp(prefix="parley-rawcast-", suffix=".log")[1])
+        with self._log.open("wb") as log:
+            self._process = subprocess.Popen([server_python(), "-m", "parleybench.rawcast", "--port", str(self.port)],
+                                             env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"rawcast exited: {self._log.read_text()[-2000:]}")
+            connection = http.client.HTTPConnection(HOST, self.port, timeout=2)
+            try:
+                connection.request("GET", "/health")
+                if connection.getresponse().status == 200:
+                    return self
+            except OSError:
+                pass
+            finally:
+                connection.close()
+            time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise RuntimeError("rawcast not healthy")
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(STOP_TIMEOUT_S)
+        self._log.unlink(missing_ok=True)

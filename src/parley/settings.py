@@ -58,6 +58,10 @@ class Settings:
     # Browser origins allowed to call the API and open sockets: `*` (unset) or a comma-separated list; an empty
     # value allows only the server's own origin. See api/cors.py and the README for why `*` is the default.
     cors_origins: tuple[str, ...] = field(default_factory=lambda: cors_origins_from_env())
+    # permessage-deflate on websockets: off by default. Each compressed socket keeps a zlib context (~40 KiB with
+    # uvicorn's settings) and deflates every frame itself, for frames of a few hundred bytes (docs/performance.md).
+    ws_compression: bool = field(default_factory=lambda: os.environ.get("PARLEY_WS_COMPRESSION", "").lower()
+                                 in ("1", "true", "yes", "on"))
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url(self.data_dir)

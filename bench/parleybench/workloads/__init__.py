@@ -1,8 +1,8 @@
-"""The workloads, one module each. Adding W2/W3/W5 = adding a module with a `WORKLOAD` and listing it here."""
+"""The workloads, one module each: a module with a `WORKLOAD`, listed in `registry()`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,16 +36,19 @@ class Goal:
 class Workload:
     name: str
     title: str
-    run: Callable[[BenchEnv, int], RunRecord]
+    run: Callable[[BenchEnv, int], RunRecord | list[RunRecord]]  # W3: one record per (N, rate)
     columns: tuple[Column, ...]
     headline: str  # the metric key summarised with its spread
     prepare: Callable[[BenchEnv], dict[str, Any]] | None = None  # shared setup, once per server (not timed)
     fresh_server_per_rep: bool = False  # W5: every repetition on a newly started server
     goals: tuple[Goal, ...] = ()
     peers: dict[str, str] = field(default_factory=dict)  # peer name -> figure on the reference box
+    summarize: Callable[[Sequence[RunRecord]], str] | None = None  # its own summary instead of the headline's
+    retry_when_busy: bool = True  # W3 checks the host per rung: repeating a whole ladder costs minutes
 
 
 def registry() -> dict[str, Workload]:
-    from parleybench.workloads import w1_send, w4_catchup
+    from parleybench.workloads import w1_send, w2_deliver, w3_fanout, w4_catchup, w5_idle
 
-    return {w.name: w for w in (w1_send.WORKLOAD, w4_catchup.WORKLOAD)}
+    return {w.name: w for w in (w1_send.WORKLOAD, w2_deliver.WORKLOAD, w3_fanout.WORKLOAD, w4_catchup.WORKLOAD,
+                                w5_idle.WORKLOAD)}

@@ -223,13 +223,23 @@ def serve(
     """Run the server."""
     import uvicorn
 
-    app = create_app(settings(data_dir, database_url))
+    config = settings(data_dir, database_url)
+    app = create_app(config)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug",
                 ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
                 ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None, lifespan="on",
                 # a pending long-poll (Engine.IO polling) would otherwise hold a shutdown until its next frame
                 timeout_graceful_shutdown=5,
-                proxy_headers=False)  # parley trusts no X-Forwarded-* unless PARLEY_PUBLIC_URL says so
+                proxy_headers=False,  # parley trusts no X-Forwarded-* unless PARLEY_PUBLIC_URL says so
+                **uvicorn_websocket_options(config))
+
+
+def uvicorn_websocket_options(config: Settings | None = None) -> dict[str, Any]:
+    """How uvicorn runs parley's websockets (the bench's raw-ceiling server uses the same): the sans-I/O
+    `websockets` implementation (what uvicorn picks itself when `websockets` is installed; named so that an
+    installed `wsproto` changes nothing), and permessage-deflate only when PARLEY_WS_COMPRESSION asks for it."""
+    config = config or Settings()
+    return {"ws": "websockets-sansio", "ws_per_message_deflate": config.ws_compression}
 
 
 def run() -> None:

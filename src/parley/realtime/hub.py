@@ -4,15 +4,21 @@ the frame on each of those sockets.
 
 Who sees an event: the users with a JOINED membership in its conversation; for `member:*` events also the
 member the event is about (an invitee is not joined yet, a leaver no longer is).
+
+The joined users of a conversation are cached (`Audiences`) instead of read from the store for every event: a
+conversation's events get consecutive ids, so an event whose id follows the last one the hub saw has nothing
+unseen before it, and the cached set is exact once the event itself is applied (`member:joined` adds its user,
+`member:left`/`member:invited` remove it). After a gap (an event this hub never saw: sent while nobody of the
+application was connected here, or by a path that bypasses the hub) the set is read from the store again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections import defaultdict, deque
+from collections.abc import Callable, Coroutine, Generator, Sequence
+from typing import Any, Protocol
 
 from parley.domain.models import Event, MemberState
 from parley.domain.paging import Scan
@@ -38,11 +44,50 @@ class Connection(Protocol):
         """Queue a frame; never blocks (each connection writes its queue in order)."""
 
 
+MAX_CACHED_CONVERSATIONS = 10_000  # about 100 bytes + the user ids each: a bound, not a working-set estimate
+SCAN = 500
+
+
+def member_user(event: Event) -> str | None:
+    """The user a `member:*` event is about (its body names the member's user)."""
+    user = event.body.get("user")
+    found = user.get("id") if isinstance(user, dict) else None
+    return found if isinstance(found, str) else None
+
+
+class Audience:
+    """The users with a joined member in one conversation, as of event `through`."""
+
+    __slots__ = ("through", "users")
+
+    def __init__(self, users: set[str], through: int) -> None:
+        self.users = users
+        self.through = through
+
+    def apply(self, event: Event) -> bool:
+        """Update for a membership event; False when the event does not say whose membership changed."""
+        if event.type not in _STATES:
+            return True
+        user = member_user(event)
+        if user is None:
+            return False
+        if _STATES[event.type]:
+            self.users.add(user)
+        else:
+            self.users.discard(user)
+        return True
+
+
+_STATES = {"member:joined": True, "member:left": False, "member:invited": False}  # joined afterwards?
+
+
 class Hub:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, max_cached: int = MAX_CACHED_CONVERSATIONS) -> None:
         self._store = store
         self._by_user: dict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._per_application: dict[str, int] = defaultdict(int)  # live sockets, to skip the lookup when none
+        self._audiences: dict[tuple[str, str], Audience] = {}
+        self._max_cached = max_cached
 
     def attach(self, connection: Connection) -> None:
         key = (connection.application_id, connection.user_id)
@@ -64,49 +109,133 @@ class Hub:
         if not self._per_application.get(application_id):
             return  # nobody of this application is connected to this process
         for event in events:
-            connections = [c for user in await self._audience(application_id, event)
-                           for c in self._by_user.get((application_id, user), ())]
+            joined = await self._audience(application_id, event)
+            about = member_user(event) if event.type.startswith("member:") else None
             frames: dict[Encoder, str] = {}
-            for connection in connections:
-                frame = frames.get(connection.encoder)
-                if frame is None:
-                    frame = frames[connection.encoder] = connection.encoder(event)
-                connection.push(frame)
+            # (no await from here on: `joined` may be the cached set itself)
+            for user in joined if about is None or about in joined else (*joined, about):
+                for connection in self._by_user.get((application_id, user), ()):
+                    frame = frames.get(connection.encoder)
+                    if frame is None:
+                        frame = frames[connection.encoder] = connection.encoder(event)
+                    connection.push(frame)
 
     async def _audience(self, application_id: str, event: Event) -> set[str]:
+        """The joined users of the event's conversation once the event is applied."""
+        key = (application_id, event.conversation_id)
+        cached = self._audiences.get(key)
+        if cached is not None:
+            if event.id == 0 or event.id <= cached.through:
+                return cached.users  # ephemeral (no place in the order), or late: the set is as new or newer
+            if event.id == cached.through + 1 and cached.apply(event):
+                cached.through = event.id
+                return cached.users
+        # Nothing cached, or a gap: the store, read after this event committed, has everything up to it.
+        users = await self._joined(application_id, event.conversation_id)
+        current = self._audiences.get(key)
+        if event.id and (current is None or current.through < event.id):
+            self._remember(key, Audience(users, event.id))
+        return users
+
+    def _remember(self, key: tuple[str, str], audience: Audience) -> None:
+        self._audiences.pop(key, None)
+        if len(self._audiences) >= self._max_cached:
+            del self._audiences[next(iter(self._audiences))]  # the least recently loaded
+        self._audiences[key] = audience
+
+    async def _joined(self, application_id: str, conversation_id: str) -> set[str]:
         users: set[str] = set()
         after = None
         while True:
-            members = await self._store.members(application_id, event.conversation_id,
-                                                Scan(limit=500, descending=False, after=after))
-            for member in members:
-                about = event.type.startswith("member:") and event.body.get("member_id") == member.id
-                if member.state is MemberState.JOINED or about:
-                    users.add(member.user_id)
-            if len(members) < 500:
+            members = await self._store.members(application_id, conversation_id,
+                                                Scan(limit=SCAN, descending=False, after=after))
+            users.update(m.user_id for m in members if m.state is MemberState.JOINED)
+            if len(members) < SCAN:
                 return users
             after = members[-1].seq
 
 
 class Outbox:
-    """A connection's ordered, non-blocking write queue, drained by one task."""
+    """A connection's ordered, non-blocking writer.
+
+    A frame is sent at once when nothing is waiting before it: the send coroutine is stepped by hand, and it
+    normally finishes in that one step (uvicorn writes to the transport and returns unless the transport's buffer
+    is full). Only a send that suspends (a client reading slowly) gets a task, and frames pushed meanwhile queue
+    behind it. So a fan-out costs no task switch per socket, and an idle socket holds no task or queue at all.
+    """
+
+    __slots__ = ("_closed", "_queue", "_send", "_task")
 
     def __init__(self, send: Callable[[str], object]) -> None:
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._send = send
-        self._task = asyncio.ensure_future(self._drain())
+        self._queue: deque[str] | None = None  # frames behind a suspended send; None when there is none
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     def push(self, frame: str) -> None:
-        self._queue.put_nowait(frame)
+        if self._closed:
+            return
+        if self._queue is not None:
+            self._queue.append(frame)
+            return
+        result = self._send(frame)
+        if not isinstance(result, Coroutine):
+            return
+        try:
+            waiting = result.send(None)
+        except StopIteration:
+            return
+        except Exception:  # a closed socket must not fail the request that fanned out to it
+            self._closed = True  # (its reader sees the disconnect and detaches it)
+            return
+        self._queue = deque()
+        self._task = asyncio.ensure_future(self._drain(result, waiting))
 
-    async def _drain(self) -> None:
-        while True:
-            frame = await self._queue.get()
-            result = self._send(frame)
-            if asyncio.iscoroutine(result):
-                await result
+    async def _drain(self, suspended: Coroutine[Any, Any, object], waiting: object) -> None:
+        try:
+            await _Resume(suspended, waiting)
+            while self._queue:
+                result = self._send(self._queue.popleft())
+                if isinstance(result, Coroutine):
+                    await result
+        except Exception:  # as in push(): the socket is gone
+            self._closed = True
+        finally:
+            self._queue = None
+            self._task = None
 
     async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._closed = True
+        task = self._task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class _Resume:
+    """Awaits a coroutine that was started by hand and suspended, yielding `waiting` (the future it waits on):
+    the awaiting task waits on that future as if it had run the coroutine from the start (as Python 3.12's
+    eager tasks do)."""
+
+    __slots__ = ("_coroutine", "_waiting")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, object], waiting: object) -> None:
+        self._coroutine = coroutine
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coroutine, waiting = self._coroutine, self._waiting
+        while True:
+            try:
+                yield waiting
+            except BaseException as exc:  # cancelled (or the future failed) while waiting: pass it in
+                try:
+                    waiting = coroutine.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting = coroutine.send(None)
+            except StopIteration:
+                return
