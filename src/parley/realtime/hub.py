@@ -4,6 +4,10 @@ the frame on each of those sockets.
 
 Who sees an event: the users with a JOINED membership in its conversation; for `member:*` events also the
 member the event is about (an invitee is not joined yet, a leaver no longer is).
+
+Order: a conversation's events are delivered one at a time, in the order the hub is told about them (their
+commit order). Finding who sees an event reads the store, and concurrent reads finish in any order: without
+taking turns, event 6 of two senders could overtake event 5 on every socket.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Hub:
         self._store = store
         self._by_user: dict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._per_application: dict[str, int] = defaultdict(int)  # live sockets, to skip the lookup when none
+        self._turns: dict[tuple[str, str], _Turn] = {}  # conversations with deliveries under way
 
     def attach(self, connection: Connection) -> None:
         key = (connection.application_id, connection.user_id)
@@ -64,14 +69,26 @@ class Hub:
         if not self._per_application.get(application_id):
             return  # nobody of this application is connected to this process
         for event in events:
-            connections = [c for user in await self._audience(application_id, event)
-                           for c in self._by_user.get((application_id, user), ())]
-            frames: dict[Encoder, str] = {}
-            for connection in connections:
-                frame = frames.get(connection.encoder)
-                if frame is None:
-                    frame = frames[connection.encoder] = connection.encoder(event)
-                connection.push(frame)
+            key = (application_id, event.conversation_id)
+            turn = self._turns.get(key) or self._turns.setdefault(key, _Turn())
+            turn.users += 1
+            try:
+                async with turn.lock:  # FIFO: the turns go in the order they were asked for
+                    await self._deliver(application_id, event)
+            finally:
+                turn.users -= 1
+                if not turn.users:
+                    del self._turns[key]
+
+    async def _deliver(self, application_id: str, event: Event) -> None:
+        connections = [c for user in await self._audience(application_id, event)
+                       for c in self._by_user.get((application_id, user), ())]
+        frames: dict[Encoder, str] = {}
+        for connection in connections:
+            frame = frames.get(connection.encoder)
+            if frame is None:
+                frame = frames[connection.encoder] = connection.encoder(event)
+            connection.push(frame)
 
     async def _audience(self, application_id: str, event: Event) -> set[str]:
         users: set[str] = set()
@@ -86,6 +103,16 @@ class Hub:
             if len(members) < 500:
                 return users
             after = members[-1].seq
+
+
+class _Turn:
+    """One conversation's deliveries: the one under way holds the lock, the others wait for it in order."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
 
 
 class Outbox:
