@@ -5,9 +5,9 @@ the frame on each of those sockets.
 Who sees an event: the users with a JOINED membership in its conversation; for `member:*` events also the
 member the event is about (an invitee is not joined yet, a leaver no longer is).
 
-Order: a conversation's events are delivered one at a time, in the order the hub is told about them (their
-commit order). Finding who sees an event reads the store, and concurrent reads finish in any order: without
-taking turns, event 6 of two senders could overtake event 5 on every socket.
+Order: a conversation's events are delivered one at a time, in the order the hub is told about them. Finding
+who sees an event reads the store, and concurrent reads finish in any order: without taking turns, event 6 of
+two senders could overtake event 5 on every socket.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ class Session:
     login_device: dict[str, Any] = field(default_factory=dict)  # the login's device_id, device_type (Android)
     encoder: Callable[[Event], str] = encode_event
     grant: SessionGrant | None = None
+    ended: bool = False  # the socket closed: nothing attaches it to the hub any more
     _expiry: asyncio.TimerHandle | None = None
 
     def log_in(self, grant: SessionGrant) -> None:
@@ -58,6 +59,8 @@ class Session:
         principal = grant.principal
         assert principal.user is not None
         self.log_out()
+        if self.ended:  # closed while the token was checked (a polling session can close mid-request)
+            return
         self.principal, self.application_id, self.user_id = principal, principal.application_id, principal.user.id
         self.grant = grant
         self.dialect.hub.attach(self)
@@ -95,6 +98,7 @@ class Session:
             self.socket.send(socketio.encode(socketio.event(*reply)))
 
     async def closed(self) -> None:
+        self.ended = True
         self.log_out()
 
 
