@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+
+import pytest
 
 from parley.api.auth import Authenticator
 from parley.api.inapp import Services
@@ -41,3 +44,31 @@ async def test_a_socket_closed_while_its_login_is_checked_is_never_routed_to(
     await handler.closed()
     await request
     assert hub._by_user.get((api.application_id, alice["id"])) is None
+
+
+async def test_a_request_failing_in_the_store_gets_an_error_reply(api: Api, store: Store, settings: Settings) -> None:
+    """Not only the API's own errors: a database locked by another process (the SQLite busy timeout) must not
+    break the socket either (it escaped the dialect: the websocket dropped, a polling POST got a 500)."""
+    if not settings.is_sqlite:
+        pytest.skip("SQLite only: PostgreSQL locks rows, not the database")
+    await api.user("alice")
+    conversation = await api.conversation("chat")
+    await api.member(conversation["id"], "alice")
+    hub = Hub(store)
+    dialect = legacy_dialect(store, settings, hub)
+    frames: list[str] = []
+    handler = await dialect.connected(EngineSocket(3, frames.append), {})
+    await handler.message("2" + json.dumps(["session:login", {"tid": "1", "body": {"token": api.token("alice")}}]))
+    holder = sqlite3.connect(settings.sqlite_path(), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        await handler.message("2" + json.dumps(["text", {"tid": "2", "cid": conversation["id"],
+                                                        "body": {"text": "blocked"}}]))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    name, reply = json.loads(frames[-1][2:])
+    assert (name, reply) == ("system:error:internal-error", {
+        "rid": "2", "type": "system:error:internal-error", "description": "Something went wrong."})
+    await handler.message("2" + json.dumps(["text", {"tid": "3", "cid": conversation["id"], "body": {"text": "ok"}}]))
+    assert json.loads(frames[-1][2:])[0] == "text:success"  # the socket goes on

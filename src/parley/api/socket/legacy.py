@@ -11,6 +11,7 @@ rest of issue 4.)
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from parley.domain.paging import PageRequest
 from parley.domain.principal import Principal
 from parley.domain.validate import event_id_value
 from parley.realtime.hub import Hub
+
+INTERNAL_ERROR = "system:error:internal-error"
+log = logging.getLogger("parley")
 
 
 def encode_event(event: Event) -> str:
@@ -166,6 +170,9 @@ class LegacyDialect:
         except DomainError as error:
             code = _session_code(error.code) if name in SESSION_REQUESTS else error.code
             return _error(rid, code, error.detail)
+        except Exception:  # e.g. the database busy: the request fails, the socket stays
+            log.exception("/rtc request %s failed", name)
+            return _error(rid, INTERNAL_ERROR, "Something went wrong.")
         return reply_type, {"rid": rid, **reply}
 
     async def _login(self, session: Session, request: dict[str, Any]) -> Reply:
