@@ -72,3 +72,24 @@ async def test_a_request_failing_in_the_store_gets_an_error_reply(api: Api, stor
         "rid": "2", "type": "system:error:internal-error", "description": "Something went wrong."})
     await handler.message("2" + json.dumps(["text", {"tid": "3", "cid": conversation["id"], "body": {"text": "ok"}}]))
     assert json.loads(frames[-1][2:])[0] == "text:success"  # the socket goes on
+
+
+async def test_push_subscribe_is_checked_against_the_acl_for_the_conversation_it_acts_on(
+        api: Api, store: Store, settings: Settings) -> None:
+    """`push:subscribe` names its conversation in `body.cid` (the Android SDK) or `cid`: the ACL check must look
+    at the one acted on."""
+    await api.user("alice")
+    allowed, other = (await api.conversation("allowed"))["id"], (await api.conversation("other"))["id"]
+    for cid in (allowed, other):
+        await api.member(cid, "alice")
+    acl = {"paths": {"/*/sessions/**": {}, f"/*/push/{allowed}": {}}}
+    dialect = legacy_dialect(store, settings, Hub(store))
+    frames: list[str] = []
+    handler = await dialect.connected(EngineSocket(3, frames.append), {})
+    await handler.message("2" + json.dumps(["session:login", {"tid": "1", "body": {"token": api.token("alice",
+                                                                                                       acl=acl)}}]))
+    assert json.loads(frames[-1][2:])[0] == "session:success"
+    await handler.message("2" + json.dumps(["push:subscribe", {"tid": "2", "cid": allowed, "body": {"cid": other}}]))
+    assert json.loads(frames[-1][2:])[0] == "system:error:permission"
+    await handler.message("2" + json.dumps(["push:subscribe", {"tid": "3", "body": {"cid": allowed}}]))
+    assert json.loads(frames[-1][2:]) == ["push:subscribe:success", {"rid": "3", "body": {"cid": allowed}}]

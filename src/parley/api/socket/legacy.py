@@ -311,7 +311,7 @@ class LegacyDialect:
                 await self._svc.push.unregister(principal, body.get("device_id"))
                 result = {"device_id": body.get("device_id")}
             else:
-                cid = str(body.get("cid") or request.get("cid") or "")
+                cid = _push_cid(request)
                 await self._svc.push.subscribe(principal, cid, name == "push:subscribe")
                 result = {"cid": cid}
         except DomainError as error:
@@ -367,9 +367,15 @@ def _check_acl(session: Session, name: str, request: dict[str, Any]) -> None:
     if session.grant is None or session.principal is None or equivalent is None:
         return
     method, template = equivalent
-    path = template.format(user=session.user_id, cid=request.get("cid") or "-", member="-", event="-")
+    cid = _push_cid(request) if name in ("push:subscribe", "push:unsubscribe") else request.get("cid")
+    path = template.format(user=session.user_id, cid=cid or "-", member="-", event="-")
     if not session.grant.allows(method, path):
         raise forbidden(f"The token's ACL does not allow {name} ({method} {template}).")
+
+
+def _push_cid(request: dict[str, Any]) -> str:
+    """The conversation of `push:subscribe|unsubscribe`: `body.cid` (the Android SDK) or the request's `cid`."""
+    return str(_body(request).get("cid") or request.get("cid") or "")
 
 
 def _token(request: dict[str, Any]) -> str:
