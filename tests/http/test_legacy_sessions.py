@@ -93,3 +93,23 @@ async def test_push_subscribe_is_checked_against_the_acl_for_the_conversation_it
     assert json.loads(frames[-1][2:])[0] == "system:error:permission"
     await handler.message("2" + json.dumps(["push:subscribe", {"tid": "3", "body": {"cid": allowed}}]))
     assert json.loads(frames[-1][2:]) == ["push:subscribe:success", {"rid": "3", "body": {"cid": allowed}}]
+
+
+async def test_ids_with_nul_are_refused_as_invalid(api: Api, store: Store, settings: Settings) -> None:
+    """PostgreSQL refuses NUL in text: an id carrying one reached it and failed as an internal error."""
+    await api.user("alice")
+    conversation = (await api.conversation("chat"))["id"]
+    await api.member(conversation, "alice")
+    dialect = legacy_dialect(store, settings, Hub(store))
+    frames: list[str] = []
+    handler = await dialect.connected(EngineSocket(3, frames.append), {})
+    await handler.message("2" + json.dumps(["session:login", {"tid": "1", "body": {"token": api.token("alice")}}]))
+    cases = [("text", {"cid": "CON-\x00", "body": {"text": "x"}}),
+             ("conversation:get", {"cid": "\x00"}),
+             ("conversation:join", {"cid": conversation, "body": {"member_id": "MEM-\x00"}}),
+             ("user:get", {"body": {"user_id": "\x00"}}),
+             ("push:subscribe", {"body": {"cid": "\x00"}})]
+    for n, (name, request) in enumerate(cases):
+        await handler.message("2" + json.dumps([name, {"tid": str(n), **request}]))
+        reply_name, reply = json.loads(frames[-1][2:])
+        assert (reply_name, reply["rid"]) == ("http:error:validation-fail", str(n)), (name, reply)

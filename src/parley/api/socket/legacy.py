@@ -23,7 +23,7 @@ from parley.api.inapp import Services, every_page
 from parley.api.socket import socketio
 from parley.api.socket.engine import EngineSocket
 from parley.api.socket.engineio import ProtocolError
-from parley.domain.errors import DomainError, forbidden
+from parley.domain.errors import DomainError, forbidden, invalid
 from parley.domain.models import Event
 from parley.domain.paging import PageRequest
 from parley.domain.principal import Principal
@@ -165,6 +165,7 @@ class LegacyDialect:
         if handler is None:
             return _error(rid, "system:error:invalid-event", f"Unknown or unsupported request '{name}'.")
         try:
+            _check_ids(request)
             _check_acl(session, name, request)
             reply_type, reply = await handler(session, request)
         except DomainError as error:
@@ -327,6 +328,16 @@ def _body(request: dict[str, Any]) -> dict[str, Any]:
 def _user_spec(body: dict[str, Any]) -> dict[str, Any]:
     spec = {"id": body.get("user_id"), "name": body.get("user_name")}
     return {k: v for k, v in spec.items() if v is not None}
+
+
+def _check_ids(request: dict[str, Any]) -> None:
+    """The ids a request names go to the store as they are: PostgreSQL refuses a NUL in text with an error of its
+    own (REST never gets there: such an id matches no route)."""
+    body = _body(request)
+    for label, value in (("cid", request.get("cid")), ("body.cid", body.get("cid")),
+                         ("body.member_id", body.get("member_id")), ("body.user_id", body.get("user_id"))):
+        if isinstance(value, str) and "\x00" in value:
+            raise invalid(label, f'"{label}" must not contain NUL characters')
 
 
 def _logged_in(session: Session) -> Principal:
