@@ -96,7 +96,8 @@ async def test_push_subscribe_is_checked_against_the_acl_for_the_conversation_it
 
 
 async def test_ids_with_nul_are_refused_as_invalid(api: Api, store: Store, settings: Settings) -> None:
-    """PostgreSQL refuses NUL in text: an id carrying one reached it and failed as an internal error."""
+    """PostgreSQL refuses NUL in text: an id (or a tid, stored as the idempotency key) carrying one reached it and
+    failed as an internal error."""
     await api.user("alice")
     conversation = (await api.conversation("chat"))["id"]
     await api.member(conversation, "alice")
@@ -108,8 +109,11 @@ async def test_ids_with_nul_are_refused_as_invalid(api: Api, store: Store, setti
              ("conversation:get", {"cid": "\x00"}),
              ("conversation:join", {"cid": conversation, "body": {"member_id": "MEM-\x00"}}),
              ("user:get", {"body": {"user_id": "\x00"}}),
-             ("push:subscribe", {"body": {"cid": "\x00"}})]
+             ("push:subscribe", {"body": {"cid": "\x00"}}),
+             ("text", {"cid": conversation, "body": {"text": "x"}, "tid": "\x00"}),
+             ("text", {"cid": conversation, "body": {"text": "x"}, "tid": "t" * 201})]  # longer than REST's keys
     for n, (name, request) in enumerate(cases):
-        await handler.message("2" + json.dumps([name, {"tid": str(n), **request}]))
+        request = {"tid": str(n), **request}
+        await handler.message("2" + json.dumps([name, request]))
         reply_name, reply = json.loads(frames[-1][2:])
-        assert (reply_name, reply["rid"]) == ("http:error:validation-fail", str(n)), (name, reply)
+        assert (reply_name, reply["rid"]) == ("http:error:validation-fail", request["tid"]), (name, reply)

@@ -19,6 +19,7 @@ from typing import Any
 
 from parley.api import inapp
 from parley.api.auth import Authenticator, SessionGrant
+from parley.api.http.events import MAX_KEY_CHARS
 from parley.api.inapp import Services, every_page
 from parley.api.socket import socketio
 from parley.api.socket.engine import EngineSocket
@@ -27,7 +28,7 @@ from parley.domain.errors import DomainError, forbidden, invalid
 from parley.domain.models import Event
 from parley.domain.paging import PageRequest
 from parley.domain.principal import Principal
-from parley.domain.validate import event_id_value
+from parley.domain.validate import event_id_value, optional_str
 from parley.realtime.hub import Hub
 
 INTERNAL_ERROR = "system:error:internal-error"
@@ -279,7 +280,8 @@ class LegacyDialect:
         principal, cid = _logged_in(session), str(request.get("cid", ""))
         name = str(request.get("_type"))
         payload = {"type": name, "from": request.get("from"), "body": _body(request)}
-        tid = request.get("tid") if isinstance(request.get("tid"), str) else None
+        # the idempotency key, held to the REST one's rules (length, no NUL: PostgreSQL refuses it)
+        tid = optional_str(request, "tid", MAX_KEY_CHARS) if isinstance(request.get("tid"), str) else None
         created = await self._svc.events.create(principal, cid, payload, tid)
         return f"{name}:success", {"cid": cid, "body": {"id": created.event.id,
                                                         "timestamp": created.event.timestamp}}
