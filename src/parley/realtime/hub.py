@@ -10,6 +10,13 @@ conversation's events get consecutive ids, so an event whose id follows the last
 unseen before it, and the cached set is exact once the event itself is applied (`member:joined` adds its user,
 `member:left`/`member:invited` remove it). After a gap (an event this hub never saw: sent while nobody of the
 application was connected here, or by a path that bypasses the hub) the set is read from the store again.
+
+Order: a conversation's events reach every socket in id order, once. Commits are ordered by the conversation's
+lock, but their announcements are not: a writer that resumes late after its commit would let the next writer's
+event overtake its own. So each conversation delivers one event at a time (`_Order.lock`), and an event that
+arrives after a gap while the conversation is busy waits up to `HOLD_BACK_S` for the missing ones; an event
+that comes after its place was given up is still delivered, late. A gap in a quiet conversation is an event
+this hub never saw (see above) and waits for nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ class Connection(Protocol):
         """Queue a frame; never blocks (each connection writes its queue in order)."""
 
 
+HOLD_BACK_S = 0.05  # how long an event waits for an earlier one still being announced (a late writer: ~ms)
+BUSY_S = 1.0  # a conversation that delivered within this is busy: a gap there is most likely a late announcement
 MAX_CACHED_CONVERSATIONS = 10_000  # about 100 bytes + the user ids each: a bound, not a working-set estimate
 SCAN = 500
 
@@ -87,6 +96,7 @@ class Hub:
         self._by_user: dict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._per_application: dict[str, int] = defaultdict(int)  # live sockets, to skip the lookup when none
         self._audiences: dict[tuple[str, str], Audience] = {}
+        self._orders: dict[tuple[str, str], _Order] = {}
         self._max_cached = max_cached
 
     def attach(self, connection: Connection) -> None:
@@ -109,16 +119,73 @@ class Hub:
         if not self._per_application.get(application_id):
             return  # nobody of this application is connected to this process
         for event in events:
-            joined = await self._audience(application_id, event)
-            about = member_user(event) if event.type.startswith("member:") else None
-            frames: dict[Encoder, str] = {}
-            # (no await from here on: `joined` may be the cached set itself)
-            for user in joined if about is None or about in joined else (*joined, about):
-                for connection in self._by_user.get((application_id, user), ()):
-                    frame = frames.get(connection.encoder)
-                    if frame is None:
-                        frame = frames[connection.encoder] = connection.encoder(event)
-                    connection.push(frame)
+            if event.id == 0:
+                await self._deliver(application_id, event)  # ephemeral: no place in the order
+            else:
+                await self._in_order(application_id, event)
+
+    async def _in_order(self, application_id: str, event: Event) -> None:
+        key = (application_id, event.conversation_id)
+        order = self._order(key)
+        async with order.lock:
+            if order.through and event.id <= order.through:
+                # Later than its place, which was given up (or first seen before the hub knew the
+                # conversation): late is better than never.
+                await self._deliver(application_id, event)
+                return
+            loop = asyncio.get_running_loop()
+            busy = loop.time() - order.at < BUSY_S
+            if order.through and event.id > order.through + 1 and busy:
+                order.pending[event.id] = event
+                if order.give_up is None:
+                    order.give_up = loop.call_later(
+                        HOLD_BACK_S, lambda: asyncio.ensure_future(self._give_up(application_id, key)))
+                return
+            await self._deliver(application_id, event)
+            order.through, order.at = event.id, loop.time()
+            while order.through + 1 in order.pending:
+                waiting = order.pending.pop(order.through + 1)
+                await self._deliver(application_id, waiting)
+                order.through = waiting.id
+            if not order.pending and order.give_up is not None:
+                order.give_up.cancel()
+                order.give_up = None
+
+    async def _give_up(self, application_id: str, key: tuple[str, str]) -> None:
+        """The missing events did not come: deliver what waited, in order, past the gap."""
+        order = self._orders.get(key)
+        if order is None:
+            return
+        async with order.lock:
+            order.give_up = None
+            for event_id in sorted(order.pending):
+                if event_id > order.through:
+                    await self._deliver(application_id, order.pending[event_id])
+                    order.through = event_id
+            order.pending.clear()
+            order.at = asyncio.get_running_loop().time()
+
+    def _order(self, key: tuple[str, str]) -> _Order:
+        order = self._orders.get(key)
+        if order is None:
+            if len(self._orders) >= self._max_cached:
+                idle = next((k for k, o in self._orders.items() if not o.lock.locked() and not o.pending), None)
+                if idle is not None:
+                    del self._orders[idle]
+            order = self._orders[key] = _Order()
+        return order
+
+    async def _deliver(self, application_id: str, event: Event) -> None:
+        joined = await self._audience(application_id, event)
+        about = member_user(event) if event.type.startswith("member:") else None
+        frames: dict[Encoder, str] = {}
+        # (no await from here on: `joined` may be the cached set itself)
+        for user in joined if about is None or about in joined else (*joined, about):
+            for connection in self._by_user.get((application_id, user), ()):
+                frame = frames.get(connection.encoder)
+                if frame is None:
+                    frame = frames[connection.encoder] = connection.encoder(event)
+                connection.push(frame)
 
     async def _audience(self, application_id: str, event: Event) -> set[str]:
         """The joined users of the event's conversation once the event is applied."""
@@ -153,6 +220,19 @@ class Hub:
             if len(members) < SCAN:
                 return users
             after = members[-1].seq
+
+
+class _Order:
+    """Where one conversation's deliveries stand: the last id delivered, and events waiting for earlier ones."""
+
+    __slots__ = ("at", "give_up", "lock", "pending", "through")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()  # FIFO: deliveries take turns in the order they were announced
+        self.through = 0  # 0: nothing delivered yet
+        self.at = 0.0  # loop time of the last delivery
+        self.pending: dict[int, Event] = {}
+        self.give_up: asyncio.TimerHandle | None = None
 
 
 class Outbox:

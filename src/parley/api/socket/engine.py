@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -184,7 +184,7 @@ class Engine:
             await self._upgrade(websocket, sid)
             return
         await websocket.accept()
-        outbox = Outbox(websocket.send_text)
+        outbox = Outbox(_sender(websocket))
         session = await self.open(outbox.push, query)
         await self._carry(websocket, session, outbox)
 
@@ -208,7 +208,7 @@ class Engine:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await websocket.close()
             return
-        outbox = Outbox(websocket.send_text)
+        outbox = Outbox(_sender(websocket))
         for frame in polling.switch():  # what polling still held goes first, in order
             outbox.push(frame)
         session.socket.carry_on(outbox.push)
@@ -218,35 +218,62 @@ class Engine:
     @staticmethod
     async def _probe(websocket: WebSocket, polling: Polling) -> bool:
         """`2probe` -> `3probe`, then the pending poll is answered so the client can pause polling and send `5`."""
-        if await websocket.receive_text() != encode_packet(Packet(PacketType.PING, "probe")):
+        if await _receive(websocket) != encode_packet(Packet(PacketType.PING, "probe")):
             return False
         await websocket.send_text(encode_packet(Packet(PacketType.PONG, "probe")))
         polling.heard()  # the client has paused polling to upgrade: it must not expire meanwhile
         polling.upgrading = True
         polling.wake()
-        return await websocket.receive_text() == encode_packet(Packet(PacketType.UPGRADE))
+        return await _receive(websocket) == encode_packet(Packet(PacketType.UPGRADE))
 
     async def _carry(self, websocket: WebSocket, session: Session, outbox: Outbox) -> None:
         """The websocket carries the session until either side closes it or the client goes silent."""
         try:
             while True:
                 try:
-                    frame = await asyncio.wait_for(websocket.receive_text(), session.socket.silence_limit_s)
+                    frame = await asyncio.wait_for(_receive(websocket), session.socket.silence_limit_s)
                 except TimeoutError:
-                    await websocket.close(code=1000)
+                    await _close(websocket)
                     return
                 try:
-                    packet = decode_packet(frame)
+                    packet = decode_packet(frame or "")
                 except ProtocolError:
-                    continue  # not Engine.IO at all: ignore it and keep the socket
+                    continue  # binary, or not Engine.IO at all: ignore it and keep the socket
                 if not await self.received(session, packet):
-                    await websocket.close()
+                    await _close(websocket)
                     return
         except WebSocketDisconnect:
             return
         finally:
             await self.close(session)
             await outbox.close()
+
+
+async def _receive(websocket: WebSocket) -> str | None:
+    """The next frame's text, None for a binary frame (Starlette's `receive_text` fails on one with a KeyError)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    return text if isinstance(text, str) else None
+
+
+def _sender(websocket: WebSocket) -> Callable[[str], Awaitable[None]]:
+    """An outbox's writer. Once the client is gone, writes are dropped: the frames answer messages it sent before
+    it went, and its session ends as soon as the receiving side reads the disconnect."""
+
+    async def send(frame: str) -> None:
+        # WebSocketDisconnect: the connection is lost; RuntimeError: it is closed already (Starlette's
+        # WebSocketDisconnected after a failed write)
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.send_text(frame)
+
+    return send
+
+
+async def _close(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # a failed write may have closed it already
+        await websocket.close(code=1000)
 
 
 async def _refuse(websocket: WebSocket, error: EngineError) -> None:

@@ -11,6 +11,7 @@ rest of issue 4.)
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,16 +19,20 @@ from typing import Any
 
 from parley.api import inapp
 from parley.api.auth import Authenticator, SessionGrant
+from parley.api.http.events import MAX_KEY_CHARS
 from parley.api.inapp import Services, every_page
 from parley.api.socket import socketio
 from parley.api.socket.engine import EngineSocket
 from parley.api.socket.engineio import ProtocolError
-from parley.domain.errors import DomainError, forbidden
+from parley.domain.errors import DomainError, forbidden, invalid
 from parley.domain.models import Event
 from parley.domain.paging import PageRequest
 from parley.domain.principal import Principal
-from parley.domain.validate import event_id_value
+from parley.domain.validate import event_id_value, optional_str
 from parley.realtime.hub import Hub
+
+INTERNAL_ERROR = "system:error:internal-error"
+log = logging.getLogger("parley")
 
 
 def encode_event(event: Event) -> str:
@@ -50,6 +55,7 @@ class Session:
     login_device: dict[str, Any] = field(default_factory=dict)  # the login's device_id, device_type (Android)
     encoder: Callable[[Event], str] = encode_event
     grant: SessionGrant | None = None
+    ended: bool = False  # the socket closed: nothing attaches it to the hub any more
     _expiry: asyncio.TimerHandle | None = None
 
     def log_in(self, grant: SessionGrant) -> None:
@@ -58,6 +64,8 @@ class Session:
         principal = grant.principal
         assert principal.user is not None
         self.log_out()
+        if self.ended:  # closed while the token was checked (a polling session can close mid-request)
+            return
         self.principal, self.application_id, self.user_id = principal, principal.application_id, principal.user.id
         self.grant = grant
         self.dialect.hub.attach(self)
@@ -95,6 +103,7 @@ class Session:
             self.socket.send(socketio.encode(socketio.event(*reply)))
 
     async def closed(self) -> None:
+        self.ended = True
         self.log_out()
 
 
@@ -157,11 +166,15 @@ class LegacyDialect:
         if handler is None:
             return _error(rid, "system:error:invalid-event", f"Unknown or unsupported request '{name}'.")
         try:
+            _check_ids(request)
             _check_acl(session, name, request)
             reply_type, reply = await handler(session, request)
         except DomainError as error:
             code = _session_code(error.code) if name in SESSION_REQUESTS else error.code
             return _error(rid, code, error.detail)
+        except Exception:  # e.g. the database busy: the request fails, the socket stays
+            log.exception("/rtc request %s failed", name)
+            return _error(rid, INTERNAL_ERROR, "Something went wrong.")
         return reply_type, {"rid": rid, **reply}
 
     async def _login(self, session: Session, request: dict[str, Any]) -> Reply:
@@ -267,7 +280,8 @@ class LegacyDialect:
         principal, cid = _logged_in(session), str(request.get("cid", ""))
         name = str(request.get("_type"))
         payload = {"type": name, "from": request.get("from"), "body": _body(request)}
-        tid = request.get("tid") if isinstance(request.get("tid"), str) else None
+        # the idempotency key, held to the REST one's rules (length, no NUL: PostgreSQL refuses it)
+        tid = optional_str(request, "tid", MAX_KEY_CHARS) if isinstance(request.get("tid"), str) else None
         created = await self._svc.events.create(principal, cid, payload, tid)
         return f"{name}:success", {"cid": cid, "body": {"id": created.event.id,
                                                         "timestamp": created.event.timestamp}}
@@ -300,7 +314,7 @@ class LegacyDialect:
                 await self._svc.push.unregister(principal, body.get("device_id"))
                 result = {"device_id": body.get("device_id")}
             else:
-                cid = str(body.get("cid") or request.get("cid") or "")
+                cid = _push_cid(request)
                 await self._svc.push.subscribe(principal, cid, name == "push:subscribe")
                 result = {"cid": cid}
         except DomainError as error:
@@ -316,6 +330,16 @@ def _body(request: dict[str, Any]) -> dict[str, Any]:
 def _user_spec(body: dict[str, Any]) -> dict[str, Any]:
     spec = {"id": body.get("user_id"), "name": body.get("user_name")}
     return {k: v for k, v in spec.items() if v is not None}
+
+
+def _check_ids(request: dict[str, Any]) -> None:
+    """The ids a request names go to the store as they are: PostgreSQL refuses a NUL in text with an error of its
+    own (REST never gets there: such an id matches no route)."""
+    body = _body(request)
+    for label, value in (("cid", request.get("cid")), ("body.cid", body.get("cid")),
+                         ("body.member_id", body.get("member_id")), ("body.user_id", body.get("user_id"))):
+        if isinstance(value, str) and "\x00" in value:
+            raise invalid(label, f'"{label}" must not contain NUL characters')
 
 
 def _logged_in(session: Session) -> Principal:
@@ -356,9 +380,15 @@ def _check_acl(session: Session, name: str, request: dict[str, Any]) -> None:
     if session.grant is None or session.principal is None or equivalent is None:
         return
     method, template = equivalent
-    path = template.format(user=session.user_id, cid=request.get("cid") or "-", member="-", event="-")
+    cid = _push_cid(request) if name in ("push:subscribe", "push:unsubscribe") else request.get("cid")
+    path = template.format(user=session.user_id, cid=cid or "-", member="-", event="-")
     if not session.grant.allows(method, path):
         raise forbidden(f"The token's ACL does not allow {name} ({method} {template}).")
+
+
+def _push_cid(request: dict[str, Any]) -> str:
+    """The conversation of `push:subscribe|unsubscribe`: `body.cid` (the Android SDK) or the request's `cid`."""
+    return str(_body(request).get("cid") or request.get("cid") or "")
 
 
 def _token(request: dict[str, Any]) -> str:
