@@ -49,3 +49,24 @@ async def test_read_state_refusals_change_nothing(api: Api) -> None:
                  404, "conversation:error:member-not-found")
     assert_error(await api.request("POST", f"/v1/conversations/{cid}/members/me/read-state", sub="alice"),
                  405, "http:error:method-not-allowed")
+
+
+async def test_a_reader_who_left_sees_no_state_past_its_leave(api: Api) -> None:
+    """A member whose membership ended reads history up to its leave, and so others' horizons too: what they saw,
+    and how much was said, after it left stays hidden."""
+    cid, members = await chat(api, "alice", "bob", "erin")
+    alice, bob = members["alice"]["id"], members["bob"]["id"]
+    first = (await api.text(cid, alice, "before", sub="alice"))["id"]
+    left = (await api.ok("PATCH", f"/v1/conversations/{cid}/members/me", sub="erin", json={"state": "left"}))
+    after = [(await api.text(cid, alice, f"after {i}", sub="alice"))["id"] for i in range(2)]
+    await receipt(api, cid, bob, "message:seen", after[0], "bob")
+    leave_id = first + 1
+    assert left["state"] == "LEFT"
+    assert await read_state(api, cid, bob, sub="erin") == {
+        "member_id": bob, "seen_event_id": leave_id, "delivered_event_id": leave_id, "last_event_id": leave_id,
+        "unread_count": 0}
+    assert await read_state(api, cid, alice, sub="erin") == {
+        "member_id": alice, "seen_event_id": 0, "delivered_event_id": 0, "last_event_id": leave_id,
+        "unread_count": 0}
+    # those still in it see everything
+    assert (await read_state(api, cid, bob, sub="alice"))["last_event_id"] == after[1] + 1

@@ -327,9 +327,11 @@ class EventService:
             principal.application_id, conversation_id, member_id)
         if member is None:
             raise not_found("member")
+        # Up to where either membership ended: a reader who left may not learn what came after its leave.
+        limits = [limit for limit in (history_limit(member), history_limit(own)) if limit is not None]
+        last = min(limits) if limits else conversation.last_event_id
+        seen, delivered = min(member.seen_event_id, last), min(member.delivered_event_id, last)
         unread = await self._store.count_unread(principal.application_id, conversation_id, member.user_id,
-                                                member.seen_event_id, history_limit(member), sorted(CONTENT_TYPES))
-        last = history_limit(member)
-        return ReadState(member.id, member.seen_event_id, member.delivered_event_id,
-                         conversation.last_event_id if last is None else last, unread)
+                                                seen, last, sorted(CONTENT_TYPES))
+        return ReadState(member.id, seen, delivered, last, unread)
 
