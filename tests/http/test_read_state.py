@@ -3,8 +3,37 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api, assert_error
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from parley.app import build_app
+from parley.domain.models import Application
+from parley.domain.ports import Store
+from parley.settings import Settings
+from tests.conftest import Api, KeyPair, assert_error
 from tests.http.test_events import chat
+
+
+class SteppingClock:
+    """Each reading a second after the last: what happened first has the earlier time stamp, never the same."""
+
+    def __init__(self) -> None:
+        self._now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        self._now += timedelta(seconds=1)
+        return self._now
+
+
+@pytest.fixture
+async def stepping_api(store: Store, settings: Settings, application: Application, keys: KeyPair
+                       ) -> AsyncIterator[Api]:
+    app = build_app(store, settings, SteppingClock())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://parley.test") as client:
+        yield Api(client, keys, application.id)
 
 
 async def read_state(api: Api, cid: str, who: str = "me", sub: str | None = None) -> dict[str, object]:
@@ -70,3 +99,22 @@ async def test_a_reader_who_left_sees_no_state_past_its_leave(api: Api) -> None:
         "unread_count": 0}
     # those still in it see everything
     assert (await read_state(api, cid, bob, sub="alice"))["last_event_id"] == after[1] + 1
+
+
+async def test_receipt_maps_stop_at_the_readers_leave(stepping_api: Api) -> None:
+    api = stepping_api
+    cid, members = await chat(api, "alice", "bob", "erin")
+    alice, bob = members["alice"]["id"], members["bob"]["id"]
+    text = (await api.text(cid, alice, "before", sub="alice"))["id"]
+    await receipt(api, cid, bob, "message:delivered", text, "bob")
+    await api.ok("PATCH", f"/v1/conversations/{cid}/members/me", sub="erin", json={"state": "left"})
+    await receipt(api, cid, bob, "message:seen", text, "bob")  # after erin left
+
+    async def state(family: str, sub: str) -> object:
+        listed = await api.ok("GET", f"/{family}/conversations/{cid}/events?start_id={text}&end_id={text}", sub=sub)
+        events = listed["_embedded"]["data"]["events"] if family == "beta2" else listed["_embedded"]["events"]
+        return {k: set(v) for k, v in events[0]["state"].items()}
+
+    for family in ("v0.3", "beta2"):
+        assert await state(family, "erin") == {"seen_by": set(), "delivered_to": {bob}}
+        assert await state(family, "alice") == {"seen_by": {bob}, "delivered_to": {bob}}

@@ -15,7 +15,7 @@ from parley.domain.access import history_limit, readable_conversation, require_j
 from parley.domain.clock import Clock, iso
 from parley.domain.errors import DomainError, forbidden, invalid, not_found
 from parley.domain.limits import Limits
-from parley.domain.models import JSON, Event, Member, ReadState, Receipt
+from parley.domain.models import JSON, Event, Member, MemberState, ReadState, Receipt
 from parley.domain.paging import Page, PageRequest, paginate
 from parley.domain.ports import ConversationTx, EventFilter, EventSink, NewEvent, Store
 from parley.domain.principal import Principal
@@ -304,17 +304,26 @@ class EventService:
         return History(paginate(rows, request, lambda event: event.id), conversation.last_event_id,
                        served_up_to=limit if cut else None)
 
-    async def with_state(self, application_id: str, conversation_id: str, events: Sequence[Event]
+    async def with_state(self, principal: Principal, conversation_id: str, events: Sequence[Event]
                          ) -> Sequence[Event]:
-        """The events, each text/image/message carrying its receipt maps (`state`)."""
+        """The events, each text/image/message carrying its receipt maps (`state`): for a reader who left, the
+        receipts given until its leave (like the history, the maps stop there)."""
         content = [e.id for e in events if e.type in CONTENT_TYPES]
         maps: dict[int, dict[str, dict[str, str]]] = {i: {} for i in content}
-        for receipt in await self._store.receipts(application_id, conversation_id, content):
+        until = await self._left_at(principal, conversation_id) if content else None
+        for receipt in await self._store.receipts(principal.application_id, conversation_id, content):
             field = RECEIPT_FIELDS.get(receipt.kind)
-            if field is not None:
+            if field is not None and (until is None or receipt.timestamp <= until):
                 maps[receipt.event_id].setdefault(field, {})[receipt.member_id] = receipt.timestamp
         return [dataclasses.replace(e, state={"seen_by": {}, "delivered_to": {}, **maps[e.id]})
                 if e.id in maps else e for e in events]
+
+    async def _left_at(self, principal: Principal, conversation_id: str) -> str | None:
+        if principal.user is None:
+            return None
+        member = await self._store.latest_member_of_user(principal.application_id, conversation_id,
+                                                         principal.user.id)
+        return member.left_at if member is not None and member.state is MemberState.LEFT else None
 
     async def read_state(self, principal: Principal, conversation_id: str, member_id: str | None) -> ReadState:
         """A member's horizons and unread count (`member_id` None: the caller's own membership). Unread counts

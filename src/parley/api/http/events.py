@@ -57,7 +57,7 @@ def routes(ctx: Context, events: EventService, envelope_mode: str, prefix: str =
         base = ctx.base_url(request)
         listed = page.items
         if receipt_state:
-            listed = await events.with_state(principal.application_id, conversation_id, listed)
+            listed = await events.with_state(principal, conversation_id, listed)
         items = [render.event(base, present(e)) for e in listed]
         url = f"{base}{prefix}/conversations/{conversation_id}/events"
         embedded: Any = items if wants_array(request, envelope_mode) else {"events": items}
