@@ -211,6 +211,10 @@ async def test_event_filters(store: Store, application: Application) -> None:
     assert await ids_of(EventFilter()) == [1, 2, 3, 4, 5, 6]
     assert await ids_of(EventFilter(types=("message",))) == [2, 3, 4, 5]
     assert await ids_of(EventFilter(types=("member:", "custom:ping"))) == [1, 6]
+    # texts by their message type, deleted ones too (the stored body keeps it); other types still alternatives
+    assert await ids_of(EventFilter(message_types=("text",))) == [2, 3, 4, 5]
+    assert await ids_of(EventFilter(types=("custom:ping",), message_types=("image", "text"))) == [2, 3, 4, 5, 6]
+    assert await ids_of(EventFilter(message_types=("image",))) == []
     assert await ids_of(EventFilter(start_id=2, end_id=4)) == [2, 3, 4]
     assert await ids_of(EventFilter(exclude_deleted=True)) == [1, 2, 4, 5, 6]
     assert await ids_of(EventFilter(max_id=2)) == [1, 2]

@@ -150,3 +150,38 @@ async def test_reconnection_metrics_are_accepted_from_the_applications_tokens(ap
     response = await api.request("POST", "/v2/rtc/metrics", sub="alice", json={"session_id": "SES-x", "metrics": {}})
     assert response.status_code == 204 and response.content == b""
     assert_error(await api.client.post("/v2/rtc/metrics", json={}), 401, "system:error:missing-token")
+
+
+async def test_event_type_filters_match_the_names_each_family_shows(api: Api) -> None:
+    """A filter names events as its family shows them: on /v0.3 a legacy `text` is a `message` (and its
+    `text:seen` a `message:seen`); on /beta2 a text `message` is a `text`, while other messages stay `message`."""
+    cid, members = await chat(api, "alice", "bob")
+    alice, bob = members["alice"], members["bob"]
+    legacy = (await post(api, cid, {"type": "text", "from": alice, "body": {"text": "old"}}))["id"]
+    modern = (await post(api, cid, {"type": "message", "from": bob,
+                                    "body": {"message_type": "text", "text": "new"}}))["id"]
+    image = (await post(api, cid, {"type": "message", "from": bob,
+                                   "body": {"message_type": "image", "image": {"url": "https://x/i.png"}}}))["id"]
+    audio = (await post(api, cid, {"type": "message", "from": bob,
+                                   "body": {"message_type": "audio", "audio": {"url": "https://x/a.mp3"}}}))["id"]
+    legacy_seen = (await post(api, cid, {"type": "text:seen", "from": bob, "body": {"event_id": legacy}}))["id"]
+    modern_seen = (await post(api, cid, {"type": "message:seen", "from": alice, "body": {"event_id": modern}}))["id"]
+
+    async def listed(family: str, types: str) -> list[tuple[int, str]]:
+        page = await api.ok("GET", f"/{family}/conversations/{cid}/events?page_size=100&event_type={types}",
+                            sub="bob")
+        events = page["_embedded"]["data"]["events"] if family == "beta2" else page["_embedded"]["events"]
+        return [(e["id"], e["type"]) for e in events]
+
+    assert await listed("v0.3", "message") == [(legacy, "message"), (modern, "message"), (image, "message"),
+                                                (audio, "message")]
+    assert await listed("v0.3", "message:seen") == [(legacy_seen, "message:seen"), (modern_seen, "message:seen")]
+    assert await listed("v0.3", "text") == []  # not a name /v0.3 shows
+    assert await listed("beta2", "text") == [(legacy, "text"), (modern, "text")]
+    assert await listed("beta2", "image") == [(image, "image")]
+    assert await listed("beta2", "message") == [(audio, "message")]
+    assert await listed("beta2", "text:seen,image") == [(image, "image"), (legacy_seen, "text:seen"),
+                                                        (modern_seen, "text:seen")]
+    # v1 shows events as they were sent, and filters them so
+    v1 = await api.ok("GET", f"/v1/conversations/{cid}/events?event_type=text")
+    assert [e["id"] for e in v1["_embedded"]["events"]] == [legacy]

@@ -34,6 +34,7 @@ class EventFilter:
     start_id: int | None = None
     end_id: int | None = None
     types: tuple[str, ...] = ()  # exact types, or prefixes ending in ':' (from `member:*`)
+    message_types: tuple[str, ...] = ()  # also `message` events whose `body.message_type` is one of these
     exclude_deleted: bool = False
     max_id: int | None = None  # readers whose membership ended see history up to here
 

@@ -362,8 +362,8 @@ class SQLStore(SQLMedia, SQLDevices):
                 args.append(value)
         if filter.exclude_deleted:
             where.append("e.deleted IS NULL")
+        alternatives: list[str] = []
         if filter.types:
-            alternatives = []
             for event_type in filter.types:
                 if event_type.endswith(":"):
                     alternatives.append("substr(e.type, 1, ?) = ?")
@@ -371,6 +371,12 @@ class SQLStore(SQLMedia, SQLDevices):
                 else:
                     alternatives.append("e.type = ?")
                     args.append(event_type)
+        if filter.message_types:
+            message_type = self._backend.json_text("e.body", "message_type")
+            alternatives.append(f"(e.type = 'message' AND {message_type} IN "
+                                f"({', '.join('?' * len(filter.message_types))}))")
+            args.extend(filter.message_types)
+        if alternatives:
             where.append(f"({' OR '.join(alternatives)})")
         tail = keyset("e.id", scan, where, args)
         found = await self._backend.read().fetch(
