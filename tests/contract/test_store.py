@@ -221,6 +221,11 @@ async def test_event_filters(store: Store, application: Application) -> None:
     assert await ids_of(EventFilter(), Scan(limit=2, descending=True, after=5)) == [4, 3]
     deleted = await store.event(application.id, conversation.id, 3)
     assert deleted is not None and deleted.deleted is not None and deleted.body == {}
+    async with store.conversation_tx(application.id, conversation.id) as tx:  # NUL escapes: no failed query
+        await tx.append_event(NewEvent("message", member, None, {"message_type": "image", "x": "\x00"}, now()))
+        await tx.append_event(NewEvent("custom:nul", member, None, {"x": "\x00"}, now()))
+    assert await ids_of(EventFilter(message_types=("image",))) in ([], [7])  # PostgreSQL cannot look inside
+    assert await ids_of(EventFilter(types=("custom:nul",), message_types=("text",))) == [2, 3, 4, 5, 8]
 
 
 async def test_keyset_paging_neither_skips_nor_repeats_under_inserts(store: Store, application: Application) -> None:

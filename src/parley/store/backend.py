@@ -222,7 +222,9 @@ class PostgresBackend:
 
     @staticmethod
     def json_text(column: str, key: str) -> str:
-        return f"({column}::jsonb ->> '{key}')"
+        # PostgreSQL refuses to parse a JSON text holding a \u0000 escape (in any field): such a row has no value
+        # here, rather than failing the whole query.
+        return f"(CASE WHEN strpos({column}, '\\u0000') = 0 THEN {column}::json ->> '{key}' END)"
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
