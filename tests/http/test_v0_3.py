@@ -4,6 +4,7 @@ removal and session refresh; bad input gets the API's error body, and nothing cr
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from parley.domain.ports import Store
 from tests.conftest import Api, KeyPair, add_application, assert_error, mint_token
@@ -143,6 +144,23 @@ async def test_patch_updates_a_conversation_and_names_find_users_and_conversatio
     assert_error(await api.request("GET", "/v0.3/users/nobody"), 404, "user:error:not-found")
     assert_error(await api.request("PATCH", f"/v0.3/conversations/{cid}", json={"display_name": 5}), 400,
                  "http:error:validation-fail")
+
+
+async def test_names_with_any_characters_find_users_and_conversations(api: Api) -> None:
+    """User names are often e-mail addresses, and names may hold spaces or any letter: a name is looked up as
+    the client percent-encodes it, not only when it looks like an id."""
+    names = ["alice@example.com", "José Müller", "a+b %"]
+    users = [await api.user(name) for name in names]
+    cid = (await api.conversation("Team chat ☕"))["id"]
+    for name, user in zip(names, users, strict=True):
+        got = await api.ok("GET", "/v0.3/users/" + quote(name, safe=""), sub="alice@example.com")
+        assert (got["id"], got["name"]) == (user["id"], name)
+    assert (await api.ok("GET", "/v0.3/conversations/" + quote("Team chat ☕", safe="")))["id"] == cid
+    # names that exist nowhere, and a NUL, which no name holds, are still 404s in the API's format
+    assert_error(await api.request("GET", "/v0.3/users/" + quote("bob@example.com")), 404, "user:error:not-found")
+    assert_error(await api.request("GET", "/v0.3/users/a%00b"), 404, "http:error:not-found")
+    assert_error(await api.request("PATCH", "/v0.3/users/" + quote("José Müller"), json={"display_name": "J"}),
+                 404, "user:error:not-found")  # by name only for reading: changes need the id
 
 
 async def test_reconnection_metrics_are_accepted_from_the_applications_tokens(api: Api) -> None:
