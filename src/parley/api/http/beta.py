@@ -31,6 +31,7 @@ from parley.api.http.common import Context, JSONResponse, empty, envelope, int_p
 from parley.api.http.events import FILTERS as EVENT_FILTERS
 from parley.api.http.events import idempotency_key
 from parley.api.inapp import Services
+from parley.domain.errors import invalid
 from parley.domain.events import LEGACY_NAMES
 from parley.domain.models import JSON
 from parley.domain.paging import Page, PageRequest
@@ -53,6 +54,8 @@ def _left_reason(request: Request) -> JSON | None:
     reason: JSON = {}
     for key, name in REASON_KEYS.items():
         value = request.query_params.get(key)
+        if value and "\x00" in value:  # as in any text the API takes
+            raise invalid(key, f'"{key}" must not contain NUL characters')
         if value and name not in reason:
             reason[name] = value[:MAX_REASON_CHARS]
     return reason or None
