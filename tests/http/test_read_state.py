@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -118,3 +119,30 @@ async def test_receipt_maps_stop_at_the_readers_leave(stepping_api: Api) -> None
     for family in ("v0.3", "beta2"):
         assert await state(family, "erin") == {"seen_by": set(), "delivered_to": {bob}}
         assert await state(family, "alice") == {"seen_by": {bob}, "delivered_to": {bob}}
+
+
+async def test_concurrent_sends_and_receipts_keep_horizons_maps_and_counts_exact(api: Api) -> None:
+    """Sends and receipts racing in one conversation: the seen horizon is the highest receipt's, the count is
+    what lies past it, and every receipt for a message is in its map exactly once."""
+    cid, members = await chat(api, "alice", "bob")
+    alice, bob = members["alice"]["id"], members["bob"]["id"]
+    first = (await api.text(cid, alice, "first", sub="alice"))["id"]
+
+    async def seen(offset: int) -> None:
+        kind = "text:seen" if offset % 2 else "message:seen"
+        response = await api.request("POST", f"/v1/conversations/{cid}/events", sub="bob",
+                                     json={"type": kind, "from": bob, "body": {"event_id": first + offset}})
+        assert response.status_code in (201, 404), response.text  # 404: that event did not exist yet
+
+    await asyncio.gather(*(api.text(cid, alice, f"text {i}", sub="alice") for i in range(8)),
+                         *(seen(offset) for offset in range(8)))
+    events = (await api.ok("GET", f"/v1/conversations/{cid}/events?page_size=100"))["_embedded"]["events"]
+    texts = {e["id"] for e in events if e["type"] == "message"}
+    receipts = [e["body"]["event_id"] for e in events if e["type"].endswith(":seen")]
+    state = await read_state(api, cid, bob)
+    assert state["seen_event_id"] == max(receipts)
+    assert state["unread_count"] == len([t for t in texts if t > max(receipts)])
+    listed = (await api.ok("GET", f"/v0.3/conversations/{cid}/events?page_size=100"))["_embedded"]["events"]
+    seen_by = {e["id"]: e["state"]["seen_by"] for e in listed if e["type"] == "message"}
+    assert {i for i, by in seen_by.items() if by} == set(receipts) & texts
+    assert all(set(by) <= {bob} for by in seen_by.values())
