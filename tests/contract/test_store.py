@@ -176,9 +176,13 @@ async def test_one_live_membership_per_user(store: Store, application: Applicati
     async with store.conversation_tx(application.id, conversation.id) as tx:
         await tx.update_member(dataclasses.replace(member, state=MemberState.LEFT, left_at=now(), left_event_id=1))
         assert await tx.live_member_of_user(user.id) is None
+        ended = await tx.latest_member_of_user(user.id)
+        assert ended is not None and (ended.id, ended.state) == (member.id, MemberState.LEFT)
         rejoined = new_member(conversation, user)
         await tx.insert_member(rejoined)
         assert await tx.count_live_members() == 1
+        newest = await tx.latest_member_of_user(user.id)
+        assert newest is not None and newest.id == rejoined.id
     latest = await store.latest_member_of_user(application.id, conversation.id, user.id)
     assert latest is not None and latest.id == rejoined.id
     listed = await store.members(application.id, conversation.id, ALL)

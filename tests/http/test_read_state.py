@@ -146,3 +146,20 @@ async def test_concurrent_sends_and_receipts_keep_horizons_maps_and_counts_exact
     seen_by = {e["id"]: e["state"]["seen_by"] for e in listed if e["type"] == "message"}
     assert {i for i, by in seen_by.items() if by} == set(receipts) & texts
     assert all(set(by) <= {bob} for by in seen_by.values())
+
+
+async def test_joining_again_keeps_what_the_user_had_seen(api: Api) -> None:
+    """A rejoin is a new member, but the same reader: what it saw before leaving stays seen."""
+    cid, members = await chat(api, "alice", "erin")
+    alice, erin = members["alice"]["id"], members["erin"]["id"]
+    texts = [(await api.text(cid, alice, f"before {i}", sub="alice"))["id"] for i in range(3)]
+    await receipt(api, cid, erin, "message:seen", texts[1], "erin")
+    await api.ok("PATCH", f"/v1/conversations/{cid}/members/me", sub="erin", json={"state": "left"})
+    after = (await api.text(cid, alice, "while away", sub="alice"))["id"]
+    again = await api.member(cid, "erin", sub="erin")
+    assert again["id"] != erin
+    state = await read_state(api, cid, sub="erin")
+    assert (state["member_id"], state["seen_event_id"], state["delivered_event_id"]) == (again["id"], texts[1],
+                                                                                         texts[1])
+    assert state["unread_count"] == 2  # texts[2] and the one sent while away
+    assert after > texts[2]

@@ -72,6 +72,12 @@ class SQLConversationTx:
             "AND m.state IN ('INVITED', 'JOINED')", self._snapshot.id, user_id)
         return rows.member(row) if row else None
 
+    async def latest_member_of_user(self, user_id: str) -> Member | None:
+        row = await self._db.fetchrow(
+            f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.conversation_id = ? AND m.user_id = ? "
+            "ORDER BY m.seq DESC LIMIT 1", self._snapshot.id, user_id)
+        return rows.member(row) if row else None
+
     async def user_is_live(self, user_id: str) -> bool:
         row = await self._db.fetchrow(
             f"SELECT 1 FROM users WHERE id = ? AND deleted IS NULL{self._share}", user_id)
