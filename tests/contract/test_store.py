@@ -176,9 +176,13 @@ async def test_one_live_membership_per_user(store: Store, application: Applicati
     async with store.conversation_tx(application.id, conversation.id) as tx:
         await tx.update_member(dataclasses.replace(member, state=MemberState.LEFT, left_at=now(), left_event_id=1))
         assert await tx.live_member_of_user(user.id) is None
+        ended = await tx.latest_member_of_user(user.id)
+        assert ended is not None and (ended.id, ended.state) == (member.id, MemberState.LEFT)
         rejoined = new_member(conversation, user)
         await tx.insert_member(rejoined)
         assert await tx.count_live_members() == 1
+        newest = await tx.latest_member_of_user(user.id)
+        assert newest is not None and newest.id == rejoined.id
     latest = await store.latest_member_of_user(application.id, conversation.id, user.id)
     assert latest is not None and latest.id == rejoined.id
     listed = await store.members(application.id, conversation.id, ALL)
@@ -211,12 +215,21 @@ async def test_event_filters(store: Store, application: Application) -> None:
     assert await ids_of(EventFilter()) == [1, 2, 3, 4, 5, 6]
     assert await ids_of(EventFilter(types=("message",))) == [2, 3, 4, 5]
     assert await ids_of(EventFilter(types=("member:", "custom:ping"))) == [1, 6]
+    # texts by their message type, deleted ones too (the stored body keeps it); other types still alternatives
+    assert await ids_of(EventFilter(message_types=("text",))) == [2, 3, 4, 5]
+    assert await ids_of(EventFilter(types=("custom:ping",), message_types=("image", "text"))) == [2, 3, 4, 5, 6]
+    assert await ids_of(EventFilter(message_types=("image",))) == []
     assert await ids_of(EventFilter(start_id=2, end_id=4)) == [2, 3, 4]
     assert await ids_of(EventFilter(exclude_deleted=True)) == [1, 2, 4, 5, 6]
     assert await ids_of(EventFilter(max_id=2)) == [1, 2]
     assert await ids_of(EventFilter(), Scan(limit=2, descending=True, after=5)) == [4, 3]
     deleted = await store.event(application.id, conversation.id, 3)
     assert deleted is not None and deleted.deleted is not None and deleted.body == {}
+    async with store.conversation_tx(application.id, conversation.id) as tx:  # NUL escapes: no failed query
+        await tx.append_event(NewEvent("message", member, None, {"message_type": "image", "x": "\x00"}, now()))
+        await tx.append_event(NewEvent("custom:nul", member, None, {"x": "\x00"}, now()))
+    assert await ids_of(EventFilter(message_types=("image",))) in ([], [7])  # PostgreSQL cannot look inside
+    assert await ids_of(EventFilter(types=("custom:nul",), message_types=("text",))) == [2, 3, 4, 5, 8]
 
 
 async def test_keyset_paging_neither_skips_nor_repeats_under_inserts(store: Store, application: Application) -> None:

@@ -137,6 +137,16 @@ async def test_kick_leave_and_delete(world: World) -> None:
     assert_error(await api.request("GET", f"/v1/conversations/{world.cid}"), 404, "conversation:error:not-found")
 
 
+async def test_a_nul_in_a_leave_reason_is_refused(world: World) -> None:
+    """Like every text the API takes: no database stores NUL in text, and no client means it."""
+    api, bob = world.api, world.members["bob"]["id"]
+    before = await world.snapshot()
+    for query in ("reason_text=a%00b", "reason_code=%00"):
+        assert_invalid(await api.request("DELETE", f"/beta/conversations/{world.cid}/members/{bob}?{query}",
+                                         sub="bob"), query.split("=")[0])
+    assert await world.snapshot() == before
+
+
 async def test_get_user(world: World) -> None:
     alice = world.users["alice"]
     got = await world.api.ok("GET", f"/beta/users/{alice['id']}", sub="bob")

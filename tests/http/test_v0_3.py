@@ -4,6 +4,7 @@ removal and session refresh; bad input gets the API's error body, and nothing cr
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from parley.domain.ports import Store
 from tests.conftest import Api, KeyPair, add_application, assert_error, mint_token
@@ -145,8 +146,60 @@ async def test_patch_updates_a_conversation_and_names_find_users_and_conversatio
                  "http:error:validation-fail")
 
 
+async def test_names_with_any_characters_find_users_and_conversations(api: Api) -> None:
+    """User names are often e-mail addresses, and names may hold spaces or any letter: a name is looked up as
+    the client percent-encodes it, not only when it looks like an id."""
+    names = ["alice@example.com", "José Müller", "a+b %"]
+    users = [await api.user(name) for name in names]
+    cid = (await api.conversation("Team chat ☕"))["id"]
+    for name, user in zip(names, users, strict=True):
+        got = await api.ok("GET", "/v0.3/users/" + quote(name, safe=""), sub="alice@example.com")
+        assert (got["id"], got["name"]) == (user["id"], name)
+    assert (await api.ok("GET", "/v0.3/conversations/" + quote("Team chat ☕", safe="")))["id"] == cid
+    # names that exist nowhere, and a NUL, which no name holds, are still 404s in the API's format
+    assert_error(await api.request("GET", "/v0.3/users/" + quote("bob@example.com")), 404, "user:error:not-found")
+    assert_error(await api.request("GET", "/v0.3/users/a%00b"), 404, "http:error:not-found")
+    assert_error(await api.request("PATCH", "/v0.3/users/" + quote("José Müller"), json={"display_name": "J"}),
+                 404, "user:error:not-found")  # by name only for reading: changes need the id
+
+
 async def test_reconnection_metrics_are_accepted_from_the_applications_tokens(api: Api) -> None:
     await api.user("alice")
     response = await api.request("POST", "/v2/rtc/metrics", sub="alice", json={"session_id": "SES-x", "metrics": {}})
     assert response.status_code == 204 and response.content == b""
     assert_error(await api.client.post("/v2/rtc/metrics", json={}), 401, "system:error:missing-token")
+
+
+async def test_event_type_filters_match_the_names_each_family_shows(api: Api) -> None:
+    """A filter names events as its family shows them: on /v0.3 a legacy `text` is a `message` (and its
+    `text:seen` a `message:seen`); on /beta2 a text `message` is a `text`, while other messages stay `message`."""
+    cid, members = await chat(api, "alice", "bob")
+    alice, bob = members["alice"], members["bob"]
+    legacy = (await post(api, cid, {"type": "text", "from": alice, "body": {"text": "old"}}))["id"]
+    modern = (await post(api, cid, {"type": "message", "from": bob,
+                                    "body": {"message_type": "text", "text": "new"}}))["id"]
+    image = (await post(api, cid, {"type": "message", "from": bob,
+                                   "body": {"message_type": "image", "image": {"url": "https://x/i.png"}}}))["id"]
+    audio = (await post(api, cid, {"type": "message", "from": bob,
+                                   "body": {"message_type": "audio", "audio": {"url": "https://x/a.mp3"}}}))["id"]
+    legacy_seen = (await post(api, cid, {"type": "text:seen", "from": bob, "body": {"event_id": legacy}}))["id"]
+    modern_seen = (await post(api, cid, {"type": "message:seen", "from": alice, "body": {"event_id": modern}}))["id"]
+
+    async def listed(family: str, types: str) -> list[tuple[int, str]]:
+        page = await api.ok("GET", f"/{family}/conversations/{cid}/events?page_size=100&event_type={types}",
+                            sub="bob")
+        events = page["_embedded"]["data"]["events"] if family == "beta2" else page["_embedded"]["events"]
+        return [(e["id"], e["type"]) for e in events]
+
+    assert await listed("v0.3", "message") == [(legacy, "message"), (modern, "message"), (image, "message"),
+                                                (audio, "message")]
+    assert await listed("v0.3", "message:seen") == [(legacy_seen, "message:seen"), (modern_seen, "message:seen")]
+    assert await listed("v0.3", "text") == []  # not a name /v0.3 shows
+    assert await listed("beta2", "text") == [(legacy, "text"), (modern, "text")]
+    assert await listed("beta2", "image") == [(image, "image")]
+    assert await listed("beta2", "message") == [(audio, "message")]
+    assert await listed("beta2", "text:seen,image") == [(image, "image"), (legacy_seen, "text:seen"),
+                                                        (modern_seen, "text:seen")]
+    # v1 shows events as they were sent, and filters them so
+    v1 = await api.ok("GET", f"/v1/conversations/{cid}/events?event_type=text")
+    assert [e["id"] for e in v1["_embedded"]["events"]] == [legacy]

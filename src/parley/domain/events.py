@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from parley.domain.access import history_limit, readable_conversation, require_joined, require_writable
 from parley.domain.clock import Clock, iso
 from parley.domain.errors import DomainError, forbidden, invalid, not_found
 from parley.domain.limits import Limits
-from parley.domain.models import JSON, Event, Member, ReadState, Receipt
+from parley.domain.models import JSON, Event, Member, MemberState, ReadState, Receipt
 from parley.domain.paging import Page, PageRequest, paginate
 from parley.domain.ports import ConversationTx, EventFilter, EventSink, NewEvent, Store
 from parley.domain.principal import Principal
@@ -40,6 +40,35 @@ MESSAGE_TYPES = ("text", "image", "audio", "video", "file", "vcard", "location",
 # membership, without receipts, which that client cannot parse in a listing (their effect is the messages' state).
 CHAT_EVENT_TYPES = ("message", "text", "image", "member:", "custom:", "event:delete")
 FILTER_GROUPS = {"chatevents": CHAT_EVENT_TYPES}
+
+
+@dataclass(frozen=True)
+class TypeName:
+    """What one `event_type` name matches where events are shown under a dialect's names: stored types, and
+    `message` events of these message types."""
+
+    types: tuple[str, ...] = ()
+    messages: tuple[str, ...] = ()
+
+
+TypeNames = Mapping[str, TypeName]
+# How each family's clients name stored events (api/dialect_map.py maps them so for display): a filter matches
+# what the family shows under that name. Names a family never shows match nothing there.
+_LEGACY_SHOWN = ("text", "image", "text:seen", "image:seen", "text:delivered", "image:delivered")
+MODERN_NAMES: TypeNames = {
+    "message": TypeName(("message", "text", "image")),
+    "message:seen": TypeName(("message:seen", "text:seen", "image:seen")),
+    "message:delivered": TypeName(("message:delivered", "text:delivered", "image:delivered")),
+    **{name: TypeName() for name in _LEGACY_SHOWN},
+}
+LEGACY_NAMES: TypeNames = {
+    "text": TypeName(("text",), ("text",)),
+    "image": TypeName(("image",), ("image",)),
+    "message": TypeName((), tuple(t for t in MESSAGE_TYPES if t not in ("text", "image"))),
+    "text:seen": TypeName(("text:seen", "message:seen")),
+    "text:delivered": TypeName(("text:delivered", "message:delivered")),
+    "message:seen": TypeName(), "message:delivered": TypeName(),
+}
 _CUSTOM = re.compile(r"^custom:[\w\-:]{1,100}$")
 _FILTER_TYPE = re.compile(r"^[\w\-:]+(:\*)?$|^\*$")
 MAX_TYPE_FILTERS = 5
@@ -100,19 +129,42 @@ def _group_types(group: str | None) -> tuple[str, ...]:
     return types
 
 
-def event_filter(filters: dict[str, str], max_id: int | None) -> EventFilter:
+def _named(types: tuple[str, ...], names: TypeNames) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The stored types and message types that `types`, as a family names them, stand for."""
+    stored: list[str] = []
+    messages: list[str] = []
+    for name in types:
+        alias = names.get(name, TypeName((name,)))
+        stored += [t for t in alias.types if t not in stored]
+        messages += [t for t in alias.messages if t not in messages]
+    return tuple(stored), tuple(messages)
+
+
+def event_filter(filters: Mapping[str, str], max_id: int | None, names: TypeNames | None = None) -> EventFilter:
+    """The store's filter for a listing's query. `names`: how the family names events, when it does not show
+    them as stored (see `matches_nothing`)."""
     def id_of(name: str) -> int | None:
         raw = filters.get(name)
         return None if raw is None else event_id_value(raw, name)
 
     raw_types = filters.get("event_type")
     types = parse_type_filter(raw_types) if raw_types else _group_types(filters.get("filter_group_type"))
+    messages: tuple[str, ...] = ()
+    if raw_types and types and names:
+        types, messages = _named(types, names)
     return EventFilter(
         start_id=id_of("start_id"), end_id=id_of("end_id"),
-        types=types,
+        types=types, message_types=messages,
         exclude_deleted=_flag(filters.get("exclude_deleted_events"), "exclude_deleted_events"),
         max_id=max_id,
     )
+
+
+def matches_nothing(filter: EventFilter, filters: Mapping[str, str]) -> bool:
+    """True for an `event_type` naming only events that the family never shows under those names."""
+    raw_types = filters.get("event_type")
+    return bool(raw_types) and not filter.types and not filter.message_types \
+        and parse_type_filter(raw_types or "") != ()  # `*`: every type
 
 
 class EventService:
@@ -288,33 +340,45 @@ class EventService:
             raise not_found("event")
         return event
 
-    async def list(self, principal: Principal, conversation_id: str, request: PageRequest) -> Page[Event]:
-        return (await self.history(principal, conversation_id, request)).page
+    async def list(self, principal: Principal, conversation_id: str, request: PageRequest,
+                   names: TypeNames | None = None) -> Page[Event]:
+        return (await self.history(principal, conversation_id, request, names)).page
 
-    async def history(self, principal: Principal, conversation_id: str, request: PageRequest) -> History:
+    async def history(self, principal: Principal, conversation_id: str, request: PageRequest,
+                      names: TypeNames | None = None) -> History:
         """A page of events, plus whether the range asked for could be served in full: a reader whose
         membership ended sees history only up to its leave, and a catching-up client must be told so rather
         than silently get less."""
         conversation, member = await readable_conversation(self._store, principal, conversation_id)
         limit = history_limit(member)
-        filter = event_filter(dict(request.filters), limit)
-        rows = await self._store.events(principal.application_id, conversation_id, request.scan(), filter)
+        filter = event_filter(request.filters, limit, names)
+        rows = [] if matches_nothing(filter, request.filters) else await self._store.events(
+            principal.application_id, conversation_id, request.scan(), filter)
         asked = filter.end_id or conversation.last_event_id
         cut = limit is not None and asked > limit
         return History(paginate(rows, request, lambda event: event.id), conversation.last_event_id,
                        served_up_to=limit if cut else None)
 
-    async def with_state(self, application_id: str, conversation_id: str, events: Sequence[Event]
+    async def with_state(self, principal: Principal, conversation_id: str, events: Sequence[Event]
                          ) -> Sequence[Event]:
-        """The events, each text/image/message carrying its receipt maps (`state`)."""
+        """The events, each text/image/message carrying its receipt maps (`state`): for a reader who left, the
+        receipts given until its leave (like the history, the maps stop there)."""
         content = [e.id for e in events if e.type in CONTENT_TYPES]
         maps: dict[int, dict[str, dict[str, str]]] = {i: {} for i in content}
-        for receipt in await self._store.receipts(application_id, conversation_id, content):
+        until = await self._left_at(principal, conversation_id) if content else None
+        for receipt in await self._store.receipts(principal.application_id, conversation_id, content):
             field = RECEIPT_FIELDS.get(receipt.kind)
-            if field is not None:
+            if field is not None and (until is None or receipt.timestamp <= until):
                 maps[receipt.event_id].setdefault(field, {})[receipt.member_id] = receipt.timestamp
         return [dataclasses.replace(e, state={"seen_by": {}, "delivered_to": {}, **maps[e.id]})
                 if e.id in maps else e for e in events]
+
+    async def _left_at(self, principal: Principal, conversation_id: str) -> str | None:
+        if principal.user is None:
+            return None
+        member = await self._store.latest_member_of_user(principal.application_id, conversation_id,
+                                                         principal.user.id)
+        return member.left_at if member is not None and member.state is MemberState.LEFT else None
 
     async def read_state(self, principal: Principal, conversation_id: str, member_id: str | None) -> ReadState:
         """A member's horizons and unread count (`member_id` None: the caller's own membership). Unread counts
@@ -327,9 +391,11 @@ class EventService:
             principal.application_id, conversation_id, member_id)
         if member is None:
             raise not_found("member")
+        # Up to where either membership ended: a reader who left may not learn what came after its leave.
+        limits = [limit for limit in (history_limit(member), history_limit(own)) if limit is not None]
+        last = min(limits) if limits else conversation.last_event_id
+        seen, delivered = min(member.seen_event_id, last), min(member.delivered_event_id, last)
         unread = await self._store.count_unread(principal.application_id, conversation_id, member.user_id,
-                                                member.seen_event_id, history_limit(member), sorted(CONTENT_TYPES))
-        last = history_limit(member)
-        return ReadState(member.id, member.seen_event_id, member.delivered_event_id,
-                         conversation.last_event_id if last is None else last, unread)
+                                                seen, last, sorted(CONTENT_TYPES))
+        return ReadState(member.id, seen, delivered, last, unread)
 

@@ -136,6 +136,10 @@ class MemberService:
                                       "The conversation has reached its maximum number of members.")
                 member = self._new_member(principal, tx.conversation, user, state, channel, media,
                                           knocking_id, actor, now)
+                if (earlier := await tx.latest_member_of_user(user.id)) is not None:
+                    # joining again: a new member, but the same reader, whose read and delivery horizons stay
+                    member = dataclasses.replace(member, seen_event_id=earlier.seen_event_id,
+                                                 delivered_event_id=earlier.delivered_event_id)
                 await tx.insert_member(member)
                 event = await tx.append_event(NewEvent(
                     _EVENT_TYPE[state], actor or member, None,

@@ -34,6 +34,7 @@ class EventFilter:
     start_id: int | None = None
     end_id: int | None = None
     types: tuple[str, ...] = ()  # exact types, or prefixes ending in ':' (from `member:*`)
+    message_types: tuple[str, ...] = ()  # also `message` events whose `body.message_type` is one of these
     exclude_deleted: bool = False
     max_id: int | None = None  # readers whose membership ended see history up to here
 
@@ -87,6 +88,8 @@ class ConversationTx(Protocol):
 
     async def member(self, member_id: str) -> Member | None: ...
     async def live_member_of_user(self, user_id: str) -> Member | None: ...
+    async def latest_member_of_user(self, user_id: str) -> Member | None:
+        """The user's newest membership of the conversation, whatever its state."""
     async def user_is_live(self, user_id: str) -> bool:
         """Whether the user exists and is not deleted; holds the user's row until the transaction ends, so a
         concurrent user delete waits for this transaction (and then ends what it created)."""

@@ -47,6 +47,9 @@ class Backend(Protocol):
     for_share: str  # the shared row-lock clause (blocks writers of the row until the transaction ends)
     reread_after_lock: bool  # must a transaction read again what it read while taking the lock?
 
+    def json_text(self, column: str, key: str) -> str:
+        """SQL for the text at top-level `key` of the JSON object stored (as text) in `column`."""
+
     def read(self) -> Connection: ...
     def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
     async def close(self) -> None: ...
@@ -106,6 +109,10 @@ class SQLiteBackend:
     for_update = ""  # BEGIN IMMEDIATE already holds the database's write lock
     for_share = ""
     reread_after_lock = False  # ... so the transaction's first read is already current
+
+    @staticmethod
+    def json_text(column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -212,6 +219,12 @@ class PostgresBackend:
     for_update = " FOR UPDATE"
     for_share = " FOR SHARE"
     reread_after_lock = True  # READ COMMITTED: the locking statement's snapshot predates a writer it waited for
+
+    @staticmethod
+    def json_text(column: str, key: str) -> str:
+        # PostgreSQL refuses to parse a JSON text holding a \u0000 escape (in any field): such a row has no value
+        # here, rather than failing the whole query.
+        return f"(CASE WHEN strpos({column}, '\\u0000') = 0 THEN {column}::json ->> '{key}' END)"
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool

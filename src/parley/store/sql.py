@@ -72,6 +72,12 @@ class SQLConversationTx:
             "AND m.state IN ('INVITED', 'JOINED')", self._snapshot.id, user_id)
         return rows.member(row) if row else None
 
+    async def latest_member_of_user(self, user_id: str) -> Member | None:
+        row = await self._db.fetchrow(
+            f"SELECT {MEMBER_COLUMNS} FROM {MEMBER_FROM} WHERE m.conversation_id = ? AND m.user_id = ? "
+            "ORDER BY m.seq DESC LIMIT 1", self._snapshot.id, user_id)
+        return rows.member(row) if row else None
+
     async def user_is_live(self, user_id: str) -> bool:
         row = await self._db.fetchrow(
             f"SELECT 1 FROM users WHERE id = ? AND deleted IS NULL{self._share}", user_id)
@@ -362,8 +368,8 @@ class SQLStore(SQLMedia, SQLDevices):
                 args.append(value)
         if filter.exclude_deleted:
             where.append("e.deleted IS NULL")
+        alternatives: list[str] = []
         if filter.types:
-            alternatives = []
             for event_type in filter.types:
                 if event_type.endswith(":"):
                     alternatives.append("substr(e.type, 1, ?) = ?")
@@ -371,6 +377,12 @@ class SQLStore(SQLMedia, SQLDevices):
                 else:
                     alternatives.append("e.type = ?")
                     args.append(event_type)
+        if filter.message_types:
+            message_type = self._backend.json_text("e.body", "message_type")
+            alternatives.append(f"(e.type = 'message' AND {message_type} IN "
+                                f"({', '.join('?' * len(filter.message_types))}))")
+            args.extend(filter.message_types)
+        if alternatives:
             where.append(f"({' OR '.join(alternatives)})")
         tail = keyset("e.id", scan, where, args)
         found = await self._backend.read().fetch(

@@ -266,6 +266,20 @@ async def test_bad_requests_get_engine_io_errors_and_the_session_survives_a_bad_
         assert await poll(client, served, 3, sid) == [Packet(PacketType.MESSAGE, "echo:fine")]
 
 
+async def test_a_head_request_is_neither_a_poll_nor_a_post() -> None:
+    """Starlette answers HEAD on a GET route; it carries no packet, so it must not count as the client's."""
+    async with serving(3, EngineConfig(ping_interval_ms=60_000)) as served, httpx.AsyncClient() as client:
+        sid, _ = await handshake(client, served, 3)
+        polling = served.engine.sessions[sid].polling
+        assert polling is not None
+        heard = polling.last_heard
+        response = await client.head(served.url, params=params(3, sid))
+        assert response.status_code == 400
+        assert polling.last_heard == heard
+        await post(client, served, 3, sid, [Packet(PacketType.MESSAGE, "still here")])
+        assert await poll(client, served, 3, sid) == [Packet(PacketType.MESSAGE, "echo:still here")]
+
+
 async def test_an_oversized_post_is_refused_and_ends_the_session() -> None:
     async with serving(4, EngineConfig(max_payload_bytes=1000)) as served, httpx.AsyncClient() as client:
         sid, _ = await handshake(client, served, 4)

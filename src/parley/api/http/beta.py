@@ -10,7 +10,8 @@ pages lists with cursors under `_embedded.data.<resource>`. The clients' calls, 
 - POST `/beta/conversations/{id}/events` (text, typing, receipts, image, custom, ephemeral, message)
 - DELETE `/beta/conversations/{id}/members/{mid}?from=<mid>&<reason>` (leave, kick)
 - GET `/beta2/users/{id}/conversations`, `/beta2/conversations/{id}/events` (history, and the ordering queue's
-  `start_id`/`end_id` gap fetch), `/beta2/conversations/{id}/members`
+  `start_id`/`end_id` gap fetch; `event_type` filters by the In-App Messaging names it shows),
+  `/beta2/conversations/{id}/members`
 - DELETE `/beta2/conversations/{id}/events/{eid}?from=<mid>`
 
 Every POST body carries `originating_session`; like any unknown field it is ignored.
@@ -30,6 +31,8 @@ from parley.api.http.common import Context, JSONResponse, empty, envelope, int_p
 from parley.api.http.events import FILTERS as EVENT_FILTERS
 from parley.api.http.events import idempotency_key
 from parley.api.inapp import Services
+from parley.domain.errors import invalid
+from parley.domain.events import LEGACY_NAMES
 from parley.domain.models import JSON
 from parley.domain.paging import Page, PageRequest
 
@@ -51,6 +54,8 @@ def _left_reason(request: Request) -> JSON | None:
     reason: JSON = {}
     for key, name in REASON_KEYS.items():
         value = request.query_params.get(key)
+        if value and "\x00" in value:  # as in any text the API takes
+            raise invalid(key, f'"{key}" must not contain NUL characters')
         if value and name not in reason:
             reason[name] = value[:MAX_REASON_CHARS]
     return reason or None
@@ -122,9 +127,9 @@ def beta2_routes(ctx: Context, svc: Services, prefix: str) -> list[Route]:
     async def list_events(request: Request) -> Response:
         principal = await ctx.principal(request)
         cid = request.path_params["conversation_id"]
-        page = await svc.events.list(principal, cid, query_page(request, EVENT_FILTERS))
+        page = await svc.events.list(principal, cid, query_page(request, EVENT_FILTERS), LEGACY_NAMES)
         # texts carry their receipt maps: the client refuses to send a second seen for what `state` shows seen
-        events = await svc.events.with_state(principal.application_id, cid, page.items)
+        events = await svc.events.with_state(principal, cid, page.items)
         return _data_envelope(ctx, request, "events", [inapp.event_with_sender(e) for e in events], page)
 
     async def delete_event(request: Request) -> Response:

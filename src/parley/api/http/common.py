@@ -27,7 +27,15 @@ class IdConvertor(StringConvertor):
     regex = r"[A-Za-z0-9._:~\-]{1,200}"
 
 
+class NameConvertor(StringConvertor):
+    """An id or a name (`GET /v0.3/users/{id or name}`): names hold any character (`@`, spaces, letters of any
+    script), so anything but a slash, and no NUL byte, which no name holds either."""
+
+    regex = r"[^/\x00]{1,200}"
+
+
 register_url_convertor("id", IdConvertor())
+register_url_convertor("name", NameConvertor())
 
 
 def resource(path: str, **handlers: Handler) -> Route:

@@ -69,7 +69,8 @@ def routes(ctx: Context, conversations: ConversationService, prefix: str = "/v1"
 
     return [
         resource(f"{prefix}/conversations", GET=list_conversations, POST=create_conversation),
-        resource(prefix + "/conversations/{conversation_id:id}", GET=get_conversation, PUT=update_conversation,
+        resource(prefix + "/conversations/{conversation_id:" + ("name" if by_name else "id") + "}",
+                 GET=get_conversation, PUT=update_conversation,
                  DELETE=delete_conversation, **({"PATCH": update_conversation} if patch else {})),
         resource(prefix + "/users/{user_id:id}/conversations", GET=user_conversations),
     ]

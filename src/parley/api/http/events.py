@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from parley.api.http import render
 from parley.api.http.common import Context, JSONResponse, empty, envelope, int_path, query_page, resource
-from parley.domain.events import EventService
+from parley.domain.events import EventService, TypeNames
 from parley.domain.models import Event
 from parley.domain.validate import optional_str
 
@@ -46,18 +46,19 @@ def as_stored(event: Event) -> Event:
 
 def routes(ctx: Context, events: EventService, envelope_mode: str, prefix: str = "/v1",
            present: Callable[[Event], Event] = as_stored, filters: Sequence[str] = FILTERS,
-           receipt_state: bool = False) -> list[Route]:
-    """`present` names events for the clients of this prefix (v1 shows them as they were sent);
-    `receipt_state`: listed messages carry their receipts as `state` {seen_by, delivered_to} (v0.3)."""
+           receipt_state: bool = False, names: TypeNames | None = None) -> list[Route]:
+    """`present` names events for the clients of this prefix (v1 shows them as they were sent), and `names`
+    makes `event_type` filters match those names; `receipt_state`: listed messages carry their receipts as
+    `state` {seen_by, delivered_to} (v0.3)."""
 
     async def list_events(request: Request) -> Response:
         principal = await ctx.principal(request)
         conversation_id = request.path_params["conversation_id"]
-        page = await events.list(principal, conversation_id, query_page(request, filters))
+        page = await events.list(principal, conversation_id, query_page(request, filters), names)
         base = ctx.base_url(request)
         listed = page.items
         if receipt_state:
-            listed = await events.with_state(principal.application_id, conversation_id, listed)
+            listed = await events.with_state(principal, conversation_id, listed)
         items = [render.event(base, present(e)) for e in listed]
         url = f"{base}{prefix}/conversations/{conversation_id}/events"
         embedded: Any = items if wants_array(request, envelope_mode) else {"events": items}

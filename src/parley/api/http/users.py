@@ -67,5 +67,6 @@ def routes(ctx: Context, users: UserService, prefix: str = "/v1", sessions: Sess
     return [
         resource(prefix + "/users/{user_id:id}/sessions", GET=user_sessions),
         resource(f"{prefix}/users", GET=list_users, POST=create_user),
-        resource(prefix + "/users/{user_id:id}", GET=get_user, PATCH=update_user, DELETE=delete_user),
+        resource(prefix + "/users/{user_id:" + ("name" if by_name else "id") + "}", GET=get_user, PATCH=update_user,
+                 DELETE=delete_user),
     ]

@@ -4,7 +4,8 @@ another prefix, with what the v0.3 clients read differently:
 - a user's conversations nest the caller's membership as `_embedded.member.{id, state}`;
 - `PATCH` updates a conversation (as `PUT` does); `GET /v0.3/users/{id}` and `GET /v0.3/conversations/{id}`
   also find a user or a conversation by name;
-- events are shown under their Conversation API names (a legacy `text` is a text `message`, see `dialect_map`),
+- events are shown, and `event_type` filters them, under their Conversation API names (a legacy `text` is a
+  text `message`, see `dialect_map`),
   `_embedded.events` always, and `filter_group_type=ChatEvents` leaves receipts out (the SDK cannot parse them
   in a listing): listed messages carry them as `state` {seen_by, delivered_to} instead;
 - `DELETE /v0.2/conversations/{id}/members/{member_id}`: leave, or remove another member (v0.2's verb for it).
@@ -20,7 +21,7 @@ from parley.api.dialect_map import as_modern
 from parley.api.http import conversations, events, members, users
 from parley.api.http.common import Context, empty, resource
 from parley.domain.conversations import ConversationService
-from parley.domain.events import EventService
+from parley.domain.events import MODERN_NAMES, EventService
 from parley.domain.members import MemberService
 from parley.domain.users import UserService
 from parley.domain.validate import optional_str
@@ -34,7 +35,8 @@ def routes(ctx: Context, conversation_service: ConversationService, member_servi
            event_service: EventService, user_service: UserService, sessions: SessionRegistry) -> list[Route]:
     return [
         *events.routes(ctx, event_service, "object", PREFIX, present=as_modern, filters=EVENT_FILTERS,
-                       receipt_state=True),
+                       receipt_state=True,
+                       names=MODERN_NAMES),
         *members.routes(ctx, member_service, event_service, PREFIX),
         *conversations.routes(ctx, conversation_service, PREFIX, nested_membership=True, patch=True,
                               by_name=True),

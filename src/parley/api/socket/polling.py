@@ -132,6 +132,8 @@ async def serve_polling(engine: Engine, request: Request) -> Response:
         return engine_error(EngineError.BAD_REQUEST)
     if request.method == "GET":
         return await _get(engine, session, polling, request)
+    if request.method != "POST":  # HEAD (Starlette adds it to GET routes): neither a poll nor packets
+        return engine_error(EngineError.BAD_REQUEST)
     polling.heard()  # as engine.io: only packets from the client (pings, pongs, messages) prove it alive
     return await _post(engine, session, request)
 
