@@ -53,7 +53,8 @@ async def test_unread_counts_follow_the_seen_horizon(api: Api) -> None:
     sent = [(await api.text(cid, alice, f"hello {i}", sub="alice"))["id"] for i in range(4)]
     await api.text(cid, bob, "bob's own", sub="bob")  # one's own messages are never unread
     state = await read_state(api, cid, sub="bob")
-    assert state == {"member_id": bob, "seen_event_id": 0, "delivered_event_id": 0,
+    # bob's horizons start at what was before his membership (alice's member:joined, event 1)
+    assert state == {"member_id": bob, "seen_event_id": 1, "delivered_event_id": 1,
                      "last_event_id": sent[-1] + 1, "unread_count": 4}
     # seeing the third message counts as seeing everything before it
     await receipt(api, cid, bob, "message:seen", sent[2], "bob")
@@ -163,3 +164,16 @@ async def test_joining_again_keeps_what_the_user_had_seen(api: Api) -> None:
                                                                                          texts[1])
     assert state["unread_count"] == 2  # texts[2] and the one sent while away
     assert after > texts[2]
+
+
+async def test_what_was_said_before_a_first_membership_is_not_unread(api: Api) -> None:
+    cid, members = await chat(api, "alice")
+    for i in range(3):
+        await api.text(cid, members["alice"]["id"], f"before {i}", sub="alice")
+    await api.user("bob")
+    bob = await api.member(cid, "bob")
+    state = await read_state(api, cid, sub="bob")
+    assert (state["member_id"], state["unread_count"]) == (bob["id"], 0)
+    assert state["seen_event_id"] == state["last_event_id"] - 1  # everything before bob's own member:joined
+    await api.text(cid, members["alice"]["id"], "after", sub="alice")
+    assert (await read_state(api, cid, sub="bob"))["unread_count"] == 1

@@ -140,6 +140,11 @@ class MemberService:
                     # joining again: a new member, but the same reader, whose read and delivery horizons stay
                     member = dataclasses.replace(member, seen_event_id=earlier.seen_event_id,
                                                  delivered_event_id=earlier.delivered_event_id)
+                else:
+                    # a first membership: what was said before it is history, not unread (as chat apps show a
+                    # channel one has just joined)
+                    last = tx.conversation.last_event_id
+                    member = dataclasses.replace(member, seen_event_id=last, delivered_event_id=last)
                 await tx.insert_member(member)
                 event = await tx.append_event(NewEvent(
                     _EVENT_TYPE[state], actor or member, None,
