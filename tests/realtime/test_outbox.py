@@ -76,3 +76,22 @@ async def test_close_cancels_a_waiting_send() -> None:
     await asyncio.sleep(0)
     outbox.push("c")
     assert transport.sent == []
+
+
+async def test_a_client_that_stops_reading_is_cut_off_at_the_backlog_limit() -> None:
+    transport = Transport()
+    overflowed: list[bool] = []
+    outbox = Outbox(transport.send, overflow=lambda: overflowed.append(True), limit=3)
+    transport.room.clear()
+    outbox.push("a")  # suspends: the client reads nothing
+    for frame in ("b", "c", "d"):
+        outbox.push(frame)
+    assert overflowed == []  # three frames behind: at the limit, still kept
+    outbox.push("e")
+    outbox.push("f")
+    assert overflowed == [True]  # told once; the socket is to be closed, nothing more is kept for it
+    transport.room.set()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert transport.sent == ["a"]
+    await outbox.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Coroutine, Generator, Sequence
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ from parley.domain.paging import Scan
 from parley.domain.ports import Store
 
 Encoder = Callable[[Event], str]
+log = logging.getLogger("parley.hub")
 
 
 class Connection(Protocol):
@@ -51,6 +53,7 @@ class Connection(Protocol):
         """Queue a frame; never blocks (each connection writes its queue in order)."""
 
 
+MAX_BACKLOG = 5_000  # frames queued for one slow client before its socket is closed (a few MB at most)
 HOLD_BACK_S = 0.05  # how long an event waits for an earlier one still being announced (a late writer: ~ms)
 BUSY_S = 1.0  # a conversation that delivered within this is busy: a gap there is most likely a late announcement
 MAX_CACHED_CONVERSATIONS = 10_000  # about 100 bytes + the user ids each: a bound, not a working-set estimate
@@ -176,7 +179,13 @@ class Hub:
         return order
 
     async def _deliver(self, application_id: str, event: Event) -> None:
-        joined = await self._audience(application_id, event)
+        try:
+            joined = await self._audience(application_id, event)
+        except Exception:
+            # The event is committed: failing here would report an error for a send that succeeded. The
+            # sockets miss it live and get it from history (a reconnecting client asks for it).
+            log.exception("no audience for event %s of %s: not pushed", event.id, event.conversation_id)
+            return
         about = member_user(event) if event.type.startswith("member:") else None
         frames: dict[Encoder, str] = {}
         # (no await from here on: `joined` may be the cached set itself)
@@ -244,10 +253,13 @@ class Outbox:
     behind it. So a fan-out costs no task switch per socket, and an idle socket holds no task or queue at all.
     """
 
-    __slots__ = ("_closed", "_queue", "_send", "_task")
+    __slots__ = ("_closed", "_limit", "_overflow", "_queue", "_send", "_task")
 
-    def __init__(self, send: Callable[[str], object]) -> None:
+    def __init__(self, send: Callable[[str], object], overflow: Callable[[], object] | None = None,
+                 limit: int = MAX_BACKLOG) -> None:
         self._send = send
+        self._overflow = overflow  # called once when a client falls `limit` frames behind
+        self._limit = limit
         self._queue: deque[str] | None = None  # frames behind a suspended send; None when there is none
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -256,6 +268,14 @@ class Outbox:
         if self._closed:
             return
         if self._queue is not None:
+            if len(self._queue) >= self._limit:
+                # A client that stopped reading: keeping everything for it would grow without bound. Its socket
+                # is closed instead; the client reconnects and catches up from the store.
+                self._closed = True
+                self._queue.clear()
+                if self._overflow is not None:
+                    self._overflow()
+                return
             self._queue.append(frame)
             return
         result = self._send(frame)

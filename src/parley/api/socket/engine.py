@@ -184,7 +184,7 @@ class Engine:
             await self._upgrade(websocket, sid)
             return
         await websocket.accept()
-        outbox = Outbox(_sender(websocket))
+        outbox = Outbox(_sender(websocket), overflow=lambda: asyncio.ensure_future(_close(websocket)))
         session = await self.open(outbox.push, query)
         await self._carry(websocket, session, outbox)
 
@@ -208,7 +208,7 @@ class Engine:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await websocket.close()
             return
-        outbox = Outbox(_sender(websocket))
+        outbox = Outbox(_sender(websocket), overflow=lambda: asyncio.ensure_future(_close(websocket)))
         for frame in polling.switch():  # what polling still held goes first, in order
             outbox.push(frame)
         session.socket.carry_on(outbox.push)

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from parley.api.socket.engineio import Packet, PacketType, ProtocolError, decode_payload, encode_packet, join_frames
+from parley.realtime.hub import MAX_BACKLOG
 
 if TYPE_CHECKING:
     from parley.api.socket.engine import Engine, Session
@@ -77,6 +78,9 @@ class Polling:
         self._ready = asyncio.Event()
 
     def write(self, frame: str) -> None:
+        if len(self.frames) >= MAX_BACKLOG:
+            self.end()  # a client that stopped polling: end the session rather than keep everything for it
+            return
         self.frames.append(frame)
         self._ready.set()
 
