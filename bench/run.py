@@ -176,6 +176,9 @@ def run_config(config: ServerConfig, workloads: list[Workload], args: argparse.N
                     attempts = 1 + (max(0, args.busy_retries) if isinstance(rep, int) and args.host_quiet
                                     and workload.retry_when_busy else 0)
                     for attempt in range(1, attempts + 1):
+                        if workload.fresh_server_per_rep and attempt > 1:  # a repeated W5 run needs one too
+                            env.close()
+                            server.restart()
                         produced = workload.run(env, rep if isinstance(rep, int) else 0)
                         if isinstance(produced, list):  # W3: a record per rung, checked for a busy host per rung
                             for record in produced:

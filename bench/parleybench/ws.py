@@ -25,6 +25,7 @@ import orjson
 from parleybench.client import HOST
 
 CONNECT_TIMEOUT_S = 30.0
+KEEP_ALIVE_S = 3.0  # reuse a sender connection only if idle for less (uvicorn's keep-alive timeout is 5 s)
 CONNECT_BATCH = 100  # concurrent websocket handshakes while connecting many receivers
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -375,6 +376,7 @@ class HttpConnection(asyncio.Protocol):
         self._buffer = b""
         self._waiter: asyncio.Future[int] | None = None
         self.lost = False
+        self.idle_since = time.perf_counter()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -427,9 +429,13 @@ class RestSender:
     async def _connection(self) -> HttpConnection:
         while self._idle:
             connection = self._idle.pop()
-            if not connection.lost:
+            if not connection.lost and time.perf_counter() - connection.idle_since < KEEP_ALIVE_S:
                 return connection
-            self.opened -= 1  # closed by the server meanwhile (uvicorn drops keep-alive connections idle for 5 s)
+            # uvicorn closes a keep-alive connection idle for 5 s; a request written as it does so is lost, so a
+            # connection idle for longer than KEEP_ALIVE_S is retired before that can happen
+            self.opened -= 1
+            if connection.transport is not None:
+                connection.transport.close()
         if self.opened >= self.MAX_CONNECTIONS:
             raise NotSent(f"all {self.MAX_CONNECTIONS} sender connections are busy")
         self.opened += 1
@@ -452,6 +458,7 @@ class RestSender:
             if connection.transport is not None:
                 connection.transport.close()
             raise
+        connection.idle_since = time.perf_counter()
         self._idle.append(connection)
         if status != 201:
             raise RuntimeError(f"HTTP {status}")
