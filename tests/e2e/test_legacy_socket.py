@@ -166,14 +166,21 @@ def test_update_token_extends_a_session_and_an_expired_one_is_told(parley_server
                                                                         {"rid": "u5", "body": []})
 
 
-def test_history_carries_receipt_maps_unread_counts_and_a_gap_flag(parley_server: Server) -> None:
+@contextmanager
+def two_users(server: Server) -> Iterator[tuple[str, ClientConnection, str, ClientConnection]]:
+    """Alice and Bob, each logged in on a socket of their own."""
     suffix = time.time_ns()
     alice, bob = f"alice-{suffix}", f"bob-{suffix}"
     for name in (alice, bob):
-        admin_post(parley_server, "/v1/users", {"name": name})
-    with rtc(parley_server) as a, rtc(parley_server) as b:
-        login(a, parley_server, alice)
-        login(b, parley_server, bob)
+        admin_post(server, "/v1/users", {"name": name})
+    with rtc(server) as a, rtc(server) as b:
+        login(a, server, alice)
+        login(b, server, bob)
+        yield alice, a, bob, b
+
+
+def test_history_carries_receipt_maps_unread_counts_and_a_gap_flag(parley_server: Server) -> None:
+    with two_users(parley_server) as (alice, a, bob, b):
         cid = request_skipping_pushes(a, "new:conversation", {"tid": "n", "body": {}})["body"]["id"]
         a_member = request_skipping_pushes(a, "conversation:join", {"tid": "j", "cid": cid,
                                                                     "body": {"user_name": alice}})["body"]["id"]
@@ -220,13 +227,7 @@ def request_skipping_pushes(socket: ClientConnection, name: str, payload: dict[s
 
 
 def test_conversation_delete_is_for_its_creator(parley_server: Server) -> None:
-    suffix = time.time_ns()
-    alice, bob = f"alice-{suffix}", f"bob-{suffix}"
-    for name in (alice, bob):
-        admin_post(parley_server, "/v1/users", {"name": name})
-    with rtc(parley_server) as a, rtc(parley_server) as b:
-        login(a, parley_server, alice)
-        login(b, parley_server, bob)
+    with two_users(parley_server) as (_, a, bob, b):
         cid = request_skipping_pushes(a, "new:conversation", {"tid": "n", "body": {}})["body"]["id"]
         request_skipping_pushes(b, "conversation:join", {"tid": "j", "cid": cid, "body": {"user_name": bob}})
         assert reply_to(b, "conversation:delete", {"tid": "d1", "cid": cid})[0] == \

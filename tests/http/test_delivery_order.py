@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from parley.app import services
 from parley.domain.clock import SystemClock
-from parley.domain.models import Event
 from parley.domain.ports import ConversationTx, Store
 from parley.domain.principal import Principal
 from parley.realtime.hub import Hub
 from parley.settings import Settings
 from tests.conftest import Api
+from tests.hub_doubles import RecordingSocket
 
 
 class FirstAnnouncerSlow:
@@ -44,20 +43,6 @@ class FirstAnnouncerSlow:
             self._second_committed.set()
 
 
-@dataclass(eq=False)
-class Socket:
-    application_id: str
-    user_id: str
-    frames: list[str] = field(default_factory=list)
-
-    @staticmethod
-    def encoder(event: Event) -> str:
-        return str(event.id)
-
-    def push(self, frame: str) -> None:
-        self.frames.append(frame)
-
-
 async def test_events_reach_sockets_in_id_order_when_the_first_writer_announces_late(
         api: Api, store: Store, settings: Settings) -> None:
     alice = await api.user("alice")
@@ -65,7 +50,7 @@ async def test_events_reach_sockets_in_id_order_when_the_first_writer_announces_
     member = await api.member(conversation["id"], "alice")
     hub = Hub(store)
     events = services(FirstAnnouncerSlow(store), settings, SystemClock(), hub).events  # type: ignore[arg-type]
-    socket = Socket(api.application_id, alice["id"])
+    socket = RecordingSocket(api.application_id, alice["id"])
     hub.attach(socket)
     admin = Principal(api.application_id)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from parley.domain.models import Event, Member
@@ -14,6 +13,7 @@ from parley.domain.paging import Scan
 from parley.domain.ports import Store
 from parley.realtime.hub import HOLD_BACK_S, Hub
 from tests.conftest import Api
+from tests.hub_doubles import RecordingSocket
 
 
 class FirstReadSlow:
@@ -39,20 +39,6 @@ class FirstReadSlow:
         return found
 
 
-@dataclass(eq=False)
-class Socket:
-    application_id: str
-    user_id: str
-    frames: list[str] = field(default_factory=list)
-
-    @staticmethod
-    def encoder(event: Event) -> str:
-        return str(event.id)
-
-    def push(self, frame: str) -> None:
-        self.frames.append(frame)
-
-
 def text(conversation_id: str, event_id: int, member_id: str) -> Event:
     return Event(conversation_id, event_id, "text", member_id, None, {"text": str(event_id)}, "2026-01-01T00:00Z")
 
@@ -63,7 +49,7 @@ async def test_events_reach_a_socket_in_commit_order_when_an_earlier_lookup_is_s
     conversation = await api.conversation("order")
     member = await api.member(conversation["id"], "alice")
     hub = Hub(FirstReadSlow(store))  # type: ignore[arg-type]
-    socket = Socket(api.application_id, alice["id"])
+    socket = RecordingSocket(api.application_id, alice["id"])
     hub.attach(socket)
     first = asyncio.ensure_future(hub.committed(api.application_id, [text(conversation["id"], 5, member["id"])]))
     await asyncio.sleep(0)  # the first event's commit is announced first
@@ -77,7 +63,7 @@ async def test_a_gap_waits_briefly_then_goes_on_and_a_late_event_is_still_delive
     conversation = await api.conversation("gap")
     member = await api.member(conversation["id"], "alice")
     hub = Hub(store)
-    socket = Socket(api.application_id, alice["id"])
+    socket = RecordingSocket(api.application_id, alice["id"])
     hub.attach(socket)
     cid = conversation["id"]
     await hub.committed(api.application_id, [text(cid, 5, member["id"])])
