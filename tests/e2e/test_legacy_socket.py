@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.conftest import Server
@@ -257,3 +257,14 @@ def test_after_logout_requests_are_refused_as_logged_out_not_by_the_old_acl(parl
         assert request(socket, "session:logout", {"tid": "o", "body": {}})[0] == "session:logged-out"
         assert request(socket, "user:conversations", {"tid": "u"})[0] == "session:invalid"
 
+
+
+def test_a_frame_over_the_announced_max_payload_closes_only_that_socket(parley_server: Server) -> None:
+    with rtc(parley_server) as socket:
+        socket.send("4" + "x" * 1_000_001)
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
+    with rtc(parley_server) as other:
+        other.send("2")
+        assert other.recv(timeout=5) == "3"  # the server goes on
