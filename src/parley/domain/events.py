@@ -15,7 +15,7 @@ from parley.domain.access import history_limit, readable_conversation, require_j
 from parley.domain.clock import Clock, iso
 from parley.domain.errors import DomainError, forbidden, invalid, not_found
 from parley.domain.limits import Limits
-from parley.domain.models import JSON, Event, Member, MemberState, ReadState, Receipt
+from parley.domain.models import JSON, Conversation, Event, Member, MemberState, ReadState, Receipt
 from parley.domain.paging import Page, PageRequest, paginate
 from parley.domain.ports import ConversationTx, EventFilter, EventSink, NewEvent, Store
 from parley.domain.principal import Principal
@@ -32,6 +32,7 @@ AUDIO_TYPES = frozenset({
 })
 CONTENT_TYPES = frozenset({"message", "text", "image"})
 EPHEMERAL_TYPES = frozenset({"ephemeral", "text:typing:on", "text:typing:off"})
+UNREAD_TYPES = tuple(sorted(CONTENT_TYPES))  # what an unread count counts
 DELETABLE_TYPES = frozenset({"message", "text", "image"})
 RECEIPT_FIELDS = {"seen": "seen_by", "delivered": "delivered_to", "submitted": "submitted_to",
                   "rejected": "rejected_by", "undeliverable": "undeliverable_to"}
@@ -391,11 +392,16 @@ class EventService:
             principal.application_id, conversation_id, member_id)
         if member is None:
             raise not_found("member")
+        return await self.state_of(conversation, member, own)
+
+    async def state_of(self, conversation: Conversation, member: Member, reader: Member | None) -> ReadState:
+        """`member`'s read state as `reader` (None: an admin) may see it, for callers that have read both
+        already (a user's own conversations list them with its memberships)."""
         # Up to where either membership ended: a reader who left may not learn what came after its leave.
-        limits = [limit for limit in (history_limit(member), history_limit(own)) if limit is not None]
+        limits = [limit for limit in (history_limit(member), history_limit(reader)) if limit is not None]
         last = min(limits) if limits else conversation.last_event_id
         seen, delivered = min(member.seen_event_id, last), min(member.delivered_event_id, last)
-        unread = await self._store.count_unread(principal.application_id, conversation_id, member.user_id,
-                                                seen, last, sorted(CONTENT_TYPES))
+        unread = await self._store.count_unread(conversation.application_id, conversation.id, member.user_id,
+                                                seen, last, UNREAD_TYPES)
         return ReadState(member.id, seen, delivered, last, unread)
 

@@ -5,7 +5,7 @@ the frame on each of those sockets.
 Who sees an event: the users with a JOINED membership in its conversation; for `member:*` events also the
 member the event is about (an invitee is not joined yet, a leaver no longer is).
 
-The joined users of a conversation are cached (`Audiences`) instead of read from the store for every event: a
+The joined users of a conversation are cached (`_Conversation.users`) instead of read from the store for every event: a
 conversation's events get consecutive ids, so an event whose id follows the last one the hub saw has nothing
 unseen before it, and the cached set is exact once the event itself is applied (`member:joined` adds its user,
 `member:left`/`member:invited` remove it). After a gap (an event this hub never saw: sent while nobody of the
@@ -13,7 +13,7 @@ application was connected here, or by a path that bypasses the hub) the set is r
 
 Order: a conversation's events reach every socket in id order, once. Commits are ordered by the conversation's
 lock, but their announcements are not: a writer that resumes late after its commit would let the next writer's
-event overtake its own. So each conversation delivers one event at a time (`_Order.lock`), and an event that
+event overtake its own. So each conversation delivers one event at a time (`_Conversation.lock`), and an event that
 arrives after a gap while the conversation is busy waits up to `HOLD_BACK_S` for the missing ones; an event
 that comes after its place was given up is still delivered, late. A gap in a quiet conversation is an event
 this hub never saw (see above) and waits for nothing.
@@ -67,30 +67,37 @@ def member_user(event: Event) -> str | None:
     return found if isinstance(found, str) else None
 
 
-class Audience:
-    """The users with a joined member in one conversation, as of event `through`."""
-
-    __slots__ = ("through", "users")
-
-    def __init__(self, users: set[str], through: int) -> None:
-        self.users = users
-        self.through = through
-
-    def apply(self, event: Event) -> bool:
-        """Update for a membership event; False when the event does not say whose membership changed."""
-        if event.type not in _STATES:
-            return True
-        user = member_user(event)
-        if user is None:
-            return False
-        if _STATES[event.type]:
-            self.users.add(user)
-        else:
-            self.users.discard(user)
-        return True
-
-
 _STATES = {"member:joined": True, "member:left": False, "member:invited": False}  # joined afterwards?
+
+
+def apply_membership(users: set[str], event: Event) -> bool:
+    """Update a joined-users set for a membership event; False when the event does not say whose membership
+    changed."""
+    if event.type not in _STATES:
+        return True
+    user = member_user(event)
+    if user is None:
+        return False
+    if _STATES[event.type]:
+        users.add(user)
+    else:
+        users.discard(user)
+    return True
+
+
+class _Conversation:
+    """What the hub keeps per conversation: where its deliveries stand (the last id delivered, events waiting
+    for earlier ones) and its joined users as of that id."""
+
+    __slots__ = ("at", "give_up", "lock", "pending", "through", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()  # FIFO: deliveries take turns in the order they were announced
+        self.through = 0  # the last id delivered; 0: none yet
+        self.at = 0.0  # loop time `through` was reached
+        self.pending: dict[int, Event] = {}  # events that came after a gap, waiting for the missing ones
+        self.give_up: asyncio.TimerHandle | None = None
+        self.users: set[str] | None = None  # None: not read from the store yet
 
 
 class Hub:
@@ -98,8 +105,7 @@ class Hub:
         self._store = store
         self._by_user: dict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._per_application: dict[str, int] = defaultdict(int)  # live sockets, to skip the lookup when none
-        self._audiences: dict[tuple[str, str], Audience] = {}
-        self._orders: dict[tuple[str, str], _Order] = {}
+        self._conversations: dict[tuple[str, str], _Conversation] = {}
         self._max_cached = max_cached
 
     def attach(self, connection: Connection) -> None:
@@ -122,70 +128,60 @@ class Hub:
         if not self._per_application.get(application_id):
             return  # nobody of this application is connected to this process
         for event in events:
+            state = self._conversation((application_id, event.conversation_id))
             if event.id == 0:
-                await self._deliver(application_id, event)  # ephemeral: no place in the order
+                await self._deliver(application_id, state, event)  # ephemeral: no place in the order
             else:
-                await self._in_order(application_id, event)
+                await self._in_order(application_id, state, event)
 
-    async def _in_order(self, application_id: str, event: Event) -> None:
-        key = (application_id, event.conversation_id)
-        order = self._order(key)
-        async with order.lock:
-            if order.through and event.id <= order.through:
-                # Later than its place, which was given up (or first seen before the hub knew the
-                # conversation): late is better than never.
-                await self._deliver(application_id, event)
-                return
+    async def _in_order(self, application_id: str, state: _Conversation, event: Event) -> None:
+        async with state.lock:
             loop = asyncio.get_running_loop()
-            busy = loop.time() - order.at < BUSY_S
-            if order.through and event.id > order.through + 1 and busy:
-                order.pending[event.id] = event
-                if order.give_up is None:
-                    order.give_up = loop.call_later(
-                        HOLD_BACK_S, lambda: asyncio.ensure_future(self._give_up(application_id, key)))
+            busy = loop.time() - state.at < BUSY_S
+            if state.through and event.id > state.through + 1 and busy:
+                state.pending[event.id] = event
+                if state.give_up is None:
+                    state.give_up = loop.call_later(
+                        HOLD_BACK_S, lambda: asyncio.ensure_future(self._give_up(application_id, state)))
                 return
-            await self._deliver(application_id, event)
-            order.through, order.at = event.id, loop.time()
-            while order.through + 1 in order.pending:
-                waiting = order.pending.pop(order.through + 1)
-                await self._deliver(application_id, waiting)
-                order.through = waiting.id
-            if not order.pending and order.give_up is not None:
-                order.give_up.cancel()
-                order.give_up = None
+            # (an event at or before `through` came after its place was given up, or before the hub knew the
+            # conversation: late is better than never)
+            await self._deliver(application_id, state, event)
+            while state.through + 1 in state.pending:
+                await self._deliver(application_id, state, state.pending.pop(state.through + 1))
+            if not state.pending and state.give_up is not None:
+                state.give_up.cancel()
+                state.give_up = None
 
-    async def _give_up(self, application_id: str, key: tuple[str, str]) -> None:
+    async def _give_up(self, application_id: str, state: _Conversation) -> None:
         """The missing events did not come: deliver what waited, in order, past the gap."""
-        order = self._orders.get(key)
-        if order is None:
-            return
-        async with order.lock:
-            order.give_up = None
-            for event_id in sorted(order.pending):
-                if event_id > order.through:
-                    await self._deliver(application_id, order.pending[event_id])
-                    order.through = event_id
-            order.pending.clear()
-            order.at = asyncio.get_running_loop().time()
+        async with state.lock:
+            state.give_up = None
+            for event_id in sorted(state.pending):
+                await self._deliver(application_id, state, state.pending[event_id])
+            state.pending.clear()
 
-    def _order(self, key: tuple[str, str]) -> _Order:
-        order = self._orders.get(key)
-        if order is None:
-            if len(self._orders) >= self._max_cached:
-                idle = next((k for k, o in self._orders.items() if not o.lock.locked() and not o.pending), None)
+    def _conversation(self, key: tuple[str, str]) -> _Conversation:
+        state = self._conversations.get(key)
+        if state is None:
+            if len(self._conversations) >= self._max_cached:
+                idle = next((k for k, c in self._conversations.items() if not c.lock.locked() and not c.pending),
+                            None)
                 if idle is not None:
-                    del self._orders[idle]
-            order = self._orders[key] = _Order()
-        return order
+                    del self._conversations[idle]
+            state = self._conversations[key] = _Conversation()
+        return state
 
-    async def _deliver(self, application_id: str, event: Event) -> None:
+    async def _deliver(self, application_id: str, state: _Conversation, event: Event) -> None:
         try:
-            joined = await self._audience(application_id, event)
+            joined = await self._audience(application_id, state, event)
         except Exception:
             # The event is committed: failing here would report an error for a send that succeeded. The
             # sockets miss it live and get it from history (a reconnecting client asks for it).
             log.exception("no audience for event %s of %s: not pushed", event.id, event.conversation_id)
             return
+        if event.id > state.through:
+            state.through, state.at = event.id, asyncio.get_running_loop().time()
         about = member_user(event) if event.type.startswith("member:") else None
         frames: dict[Encoder, str] = {}
         # (no await from here on: `joined` may be the cached set itself)
@@ -196,28 +192,17 @@ class Hub:
                     frame = frames[connection.encoder] = connection.encoder(event)
                 connection.push(frame)
 
-    async def _audience(self, application_id: str, event: Event) -> set[str]:
+    async def _audience(self, application_id: str, state: _Conversation, event: Event) -> set[str]:
         """The joined users of the event's conversation once the event is applied."""
-        key = (application_id, event.conversation_id)
-        cached = self._audiences.get(key)
-        if cached is not None:
-            if event.id == 0 or event.id <= cached.through:
-                return cached.users  # ephemeral (no place in the order), or late: the set is as new or newer
-            if event.id == cached.through + 1 and cached.apply(event):
-                cached.through = event.id
-                return cached.users
-        # Nothing cached, or a gap: the store, read after this event committed, has everything up to it.
-        users = await self._joined(application_id, event.conversation_id)
-        current = self._audiences.get(key)
-        if event.id and (current is None or current.through < event.id):
-            self._remember(key, Audience(users, event.id))
+        users = state.users
+        if users is not None:
+            if event.id == 0 or event.id <= state.through:
+                return users  # ephemeral (no place in the order), or late: the set is as new or newer
+            if event.id == state.through + 1 and apply_membership(users, event):
+                return users
+        # Nothing read yet, or a gap: the store, read after this event committed, has everything up to it.
+        state.users = users = await self._joined(application_id, event.conversation_id)
         return users
-
-    def _remember(self, key: tuple[str, str], audience: Audience) -> None:
-        self._audiences.pop(key, None)
-        if len(self._audiences) >= self._max_cached:
-            del self._audiences[next(iter(self._audiences))]  # the least recently loaded
-        self._audiences[key] = audience
 
     async def _joined(self, application_id: str, conversation_id: str) -> set[str]:
         users: set[str] = set()
@@ -229,19 +214,6 @@ class Hub:
             if len(members) < SCAN:
                 return users
             after = members[-1].seq
-
-
-class _Order:
-    """Where one conversation's deliveries stand: the last id delivered, and events waiting for earlier ones."""
-
-    __slots__ = ("at", "give_up", "lock", "pending", "through")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()  # FIFO: deliveries take turns in the order they were announced
-        self.through = 0  # 0: nothing delivered yet
-        self.at = 0.0  # loop time of the last delivery
-        self.pending: dict[int, Event] = {}
-        self.give_up: asyncio.TimerHandle | None = None
 
 
 class Outbox:

@@ -2,10 +2,11 @@
 
 Every request is a socket.io event `[<type>, {tid, cid?, from?, body?}]`; the reply is the event
 `<type>:success` (login: `session:success`) or an error event, carrying `rid` = the request's `tid`.
-So far: the session requests, the conversation, member, text and image requests, receipts, push registration
-(`push:*`, the Android SDK's), and events pushed through the hub (the transports, websocket and polling, are the
-engine's); any other request gets an error reply and the socket stays healthy. (The cross-dialect mapping is the
-rest of issue 4.)
+Served: every request of the reference's table (session, user, conversation, member, text, image, typing,
+receipt and event requests, and the Android SDK's `push:*`), each checked against the token's ACL as the REST
+request it stands for; unknown requests get an error reply and the socket stays healthy. Events reach the
+socket through the hub under their In-App Messaging names (`inapp.event`); the transports, websocket and
+polling, are the engine's.
 """
 
 from __future__ import annotations
@@ -49,12 +50,11 @@ class Session:
 
     socket: EngineSocket
     dialect: LegacyDialect
-    principal: Principal | None = None
     application_id: str = ""
     user_id: str = ""
     login_device: dict[str, Any] = field(default_factory=dict)  # the login's device_id, device_type (Android)
     encoder: Callable[[Event], str] = encode_event
-    grant: SessionGrant | None = None
+    grant: SessionGrant | None = None  # the live token's: None when logged out or expired
     ended: bool = False  # the socket closed: nothing attaches it to the hub any more
     _expiry: asyncio.TimerHandle | None = None
 
@@ -66,8 +66,7 @@ class Session:
         self.log_out()
         if self.ended:  # closed while the token was checked (a polling session can close mid-request)
             return
-        self.principal, self.application_id, self.user_id = principal, principal.application_id, principal.user.id
-        self.grant = grant
+        self.grant, self.application_id, self.user_id = grant, principal.application_id, principal.user.id
         self.dialect.hub.attach(self)
         delay = max(0.0, grant.expires - time.time())
         self._expiry = asyncio.get_running_loop().call_later(delay, self._expire)
@@ -76,19 +75,22 @@ class Session:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        if self.principal is not None:
+        if self.grant is not None:
             self.dialect.hub.detach(self)
-        self.principal = None
         self.grant = None
 
     def _expire(self) -> None:
         self._expiry = None
-        if self.principal is not None:
+        if self.grant is not None:
             self.dialect.hub.detach(self)
-            self.principal = None  # user_id stays: later requests are told the token expired
+            self.grant = None  # user_id stays: later requests are told the token expired
             self.socket.send(socketio.encode(socketio.event(
                 "session:error:expired-token", {"type": "session:error:expired-token",
                                                 "description": "The session's token has expired."})))
+
+    @property
+    def principal(self) -> Principal | None:
+        return self.grant.principal if self.grant is not None else None
 
     @property
     def id(self) -> str:
@@ -209,7 +211,7 @@ class LegacyDialect:
                                 PageRequest(size=100))
         listed = []
         for c, m in rows:
-            unread = (await self._svc.events.read_state(principal, c.id, m.id)).unread_count
+            unread = (await self._svc.events.state_of(c, m, m)).unread_count  # its own: nothing to re-read
             listed.append({**inapp.user_conversation(c, m), "unread_count": unread})
         return "user:conversations:success", {"body": listed}
 
@@ -377,7 +379,7 @@ REST_EQUIVALENTS: dict[str, tuple[str, str]] = {
 
 def _check_acl(session: Session, name: str, request: dict[str, Any]) -> None:
     equivalent = REST_EQUIVALENTS.get(name)
-    if session.grant is None or session.principal is None or equivalent is None:
+    if session.grant is None or equivalent is None:
         return
     method, template = equivalent
     cid = _push_cid(request) if name in ("push:subscribe", "push:unsubscribe") else request.get("cid")
