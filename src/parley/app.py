@@ -25,6 +25,7 @@ from parley.api.http.common import Context, JSONResponse
 from parley.api.inapp import Services as InAppServices
 from parley.api.socket.engine import Engine
 from parley.api.socket.legacy import LegacyDialect
+from parley.api.socket.native import SOCKETS, Sockets
 from parley.api.socket.v2 import V2Dialect
 from parley.domain.clock import Clock, SystemClock
 from parley.domain.conversations import ConversationService
@@ -79,7 +80,10 @@ def services(store: Store, settings: Settings, clock: Clock, sink: EventSink) ->
     )
 
 
-def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None = None) -> list[BaseRoute]:
+def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None = None,
+                sockets: dict[str, Engine] | None = None) -> list[BaseRoute]:
+    """The application's routes; `sockets`, when given, gets the Engine of each socket path (what `parley serve`
+    serves below ASGI, `api/socket/native.py`)."""
     hub = hub or Hub(store)
     authenticator = Authenticator(store, settings.clock_skew_seconds, settings.max_token_lifetime_seconds,
                                   key_cache_seconds=settings.key_cache_seconds)
@@ -99,6 +103,9 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
 
     async def v2_rtc(websocket: WebSocket) -> None:
         await v2.websocket(websocket)
+
+    if sockets is not None:
+        sockets.update({"/rtc/": legacy, "/rtc": legacy, "/v2/rtc/": v2, "/v2/rtc": v2})
 
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
@@ -166,20 +173,27 @@ def build_app(store: Store, settings: Settings, clock: Clock | None = None, sink
     """The ASGI application over an open store (tests use this directly)."""
     hub = Hub(store)
     svc = services(store, settings, clock or SystemClock(), sink or hub)
-    return Starlette(routes=http_routes(store, settings, svc, hub), exception_handlers=EXCEPTION_HANDLERS,
-                     middleware=middleware(settings))
+    engines: dict[str, Engine] = {}
+    app = Starlette(routes=http_routes(store, settings, svc, hub, engines), exception_handlers=EXCEPTION_HANDLERS,
+                    middleware=middleware(settings))
+    app.state.sockets = Sockets(engines, origins(settings))
+    return app
+
+
+def origins(settings: Settings) -> Origins:
+    return Origins(settings.cors_origins, settings.public_url)
 
 
 def middleware(settings: Settings) -> list[Middleware]:
     # Around the routes, so preflights are answered before routing and authentication.
-    return [Middleware(CORS, origins=Origins(settings.cors_origins, settings.public_url))]
+    return [Middleware(CORS, origins=origins(settings))]
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     """The served application: opens (and migrates) the store when the server starts, closes it at the end."""
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Sockets]]:
         store = await open_store(settings)
         inner = build_app(store, settings, clock)
         app.router.routes.extend(inner.router.routes)
@@ -188,7 +202,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         gc.collect()
         gc.freeze()
         try:
-            yield
+            # the lifespan state reaches the server's websocket protocol (`native.py`) as well as requests
+            yield {SOCKETS: inner.state.sockets}
         finally:
             await store.close()
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from parley.api.cors import Origins
+from parley.api.cors import Origins, own_origin
 from parley.app import build_app
 from parley.domain.models import Application
 from parley.domain.ports import Store
@@ -81,9 +81,10 @@ def test_origin_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cors_origins_from_env() == ()
     with pytest.raises(ValueError, match="not an origin"):
         Origins(["https://a.example/path"])
-    scope = {"type": "http", "headers": [(b"host", b"parley.test")], "scheme": "http"}
+    own = own_origin("parley.test", "http")
+    assert own == "http://parley.test"
     only_own = Origins([], public_url="https://chat.example.com/base")
-    assert only_own.allows("https://chat.example.com", scope)
-    assert only_own.allows("http://parley.test", scope)  # the Host it was reached by
-    assert not only_own.allows("https://other.example", scope)
-    assert not Origins(["*"]).allows("https://a.example\r\nX: y", scope)  # never echoed
+    assert only_own.allows("https://chat.example.com", own)
+    assert only_own.allows("http://parley.test", own)  # the Host it was reached by
+    assert not only_own.allows("https://other.example", own)
+    assert not Origins(["*"]).allows("https://a.example\r\nX: y", own)  # never echoed

@@ -6,8 +6,9 @@ ascending and 3 s apart, until the first rung where achieved < 90 % of offered d
 message is lost. WORKLOADS.md's ladder stops at 50 msgs/s; ours goes on (75, 100, 150 ...) until parley
 saturates. Then one more step at 80 % of the saturation (the best achieved deliveries/s) for its p99.
 
-The raw ceiling, in the same run: the same N receivers on `parleybench.rawcast` (a bare broadcast on parley's
-websocket stack), the same frames, the ladder from parley's sustainable rate upwards.
+The raw ceiling, in the same run: the same N receivers on `parleybench.rawcast` (a bare broadcast: one prebuilt
+websocket frame written to each socket's transport), the same frames, the ladder from parley's sustainable rate
+upwards.
 """
 
 from __future__ import annotations

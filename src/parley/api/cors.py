@@ -54,19 +54,24 @@ class Origins:
             parts = urlsplit(public_url)
             self.exact |= {normalise(f"{parts.scheme}://{parts.netloc}")}
 
-    def allows(self, origin: str, scope: Scope) -> bool:
+    def allows(self, origin: str, own: str | None) -> bool:
+        """Whether `origin` may use the API; `own` is the server's origin as the request reached it."""
         origin = normalise(origin)
         if not ORIGIN.fullmatch(origin):
             return False  # not something a browser sends: never echoed back
-        return self.any or origin in self.exact or origin == _own_origin(scope)
+        return self.any or origin in self.exact or origin == own
 
 
-def _own_origin(scope: Scope) -> str | None:
-    host = Headers(scope=scope).get("host")
-    if not host:
-        return None
-    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
-    return normalise(f"{scheme}://{host}")
+def own_origin(host: str | None, scheme: str) -> str | None:
+    """The server's origin as a request reached it (its Host header): always allowed. A websocket's own origin
+    is the HTTP one its page came from."""
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return normalise(f"{scheme}://{host}") if host else None
+
+
+def _scope_origin(scope: Scope) -> str | None:
+    scheme = str(scope.get("scheme", "http"))
+    return own_origin(Headers(scope=scope).get("host"), scheme)
 
 
 class CORS:
@@ -85,7 +90,7 @@ class CORS:
         if origin is None:
             await self.app(scope, receive, send)
             return
-        allowed = self.origins.allows(origin, scope)
+        allowed = self.origins.allows(origin, _scope_origin(scope))
         if scope["type"] == "websocket":
             if allowed:
                 await self.app(scope, receive, send)

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from parley.api.socket.engine import MAX_PAYLOAD_BYTES
+from parley.api.socket.native import WebSocketProtocol
 from parley.app import create_app, open_store
 from parley.domain.clock import SystemClock, iso
 from parley.domain.errors import DomainError
@@ -236,14 +237,13 @@ def serve(
 
 
 def uvicorn_websocket_options(config: Settings | None = None) -> dict[str, Any]:
-    """How uvicorn runs parley's websockets (the bench's raw-ceiling server uses the same): the sans-I/O
-    `websockets` implementation (what uvicorn picks itself when `websockets` is installed; named so that an
-    installed `wsproto` changes nothing), permessage-deflate only when PARLEY_WS_COMPRESSION asks for it, and
-    frames no larger than the Engine.IO maxPayload."""
+    """How uvicorn runs parley's websockets: the socket endpoints by parley's own protocol (`native.py`), any
+    other path by uvicorn's sans-I/O `websockets` one through the ASGI application; permessage-deflate only when
+    PARLEY_WS_COMPRESSION asks for it, and frames no larger than the Engine.IO maxPayload."""
     config = config or Settings()
     # Frames over the maxPayload the Engine.IO handshake announces are refused by the websocket layer itself
     # (close 1009) rather than read into memory: uvicorn's default allows 16 MiB.
-    return {"ws": "websockets-sansio", "ws_per_message_deflate": config.ws_compression,
+    return {"ws": WebSocketProtocol, "ws_per_message_deflate": config.ws_compression,
             "ws_max_size": MAX_PAYLOAD_BYTES}
 
 

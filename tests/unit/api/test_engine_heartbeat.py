@@ -50,6 +50,8 @@ class Client:
 
     async def _sent(self, message: dict[str, Any]) -> None:
         await self.outgoing.put(message)
+        if message["type"] == "websocket.close":  # as an ASGI server does once the closing handshake is done
+            self.incoming.put_nowait({"type": "websocket.disconnect", "code": message.get("code", 1000)})
 
     async def receive(self) -> dict[str, Any]:
         return await asyncio.wait_for(self.outgoing.get(), 5)

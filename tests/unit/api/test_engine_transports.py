@@ -1,5 +1,8 @@
 """The Engine.IO transports (polling, websocket, the upgrade between them) for protocols 3 and 4, served by a real
-uvicorn on loopback, with a dialect that echoes what it gets, so only the engine is under test."""
+uvicorn on loopback, with a dialect that echoes what it gets, so only the engine is under test.
+
+Every test runs twice: with the websockets served by parley's own protocol below ASGI (`native.py`, what
+`parley serve` runs) and through the ASGI application (what any other ASGI server runs)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ import asyncio
 import contextlib
 import json
 import socket
+import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -20,8 +25,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parley.api.cors import CORS, Origins
-from parley.api.socket.engine import Engine, EngineConfig, EngineSocket
+from parley.api.socket.engine import MAX_PAYLOAD_BYTES, Engine, EngineConfig, EngineSocket
 from parley.api.socket.engineio import RECORD_SEPARATOR, Packet, PacketType, decode_payload, encode_payload
+from parley.api.socket.native import SOCKETS, Sockets, WebSocketProtocol
 
 
 @dataclass
@@ -59,6 +65,15 @@ class Served:
         return self.url.replace("http://", "ws://") + "?" + query
 
 
+STACK = "native"  # set by the `stack` fixture for each run
+
+
+@pytest.fixture(autouse=True, params=["native", "asgi"])
+def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(sys.modules[__name__], "STACK", request.param)
+    return str(request.param)
+
+
 @contextlib.asynccontextmanager
 async def serving(version: int, config: EngineConfig | None = None,
                   origins: Origins | None = None) -> AsyncIterator[Served]:
@@ -66,10 +81,18 @@ async def serving(version: int, config: EngineConfig | None = None,
     engine = Engine(dialect, config)
     middleware = [Middleware(CORS, origins=origins)] if origins else []
     routes = [Route("/e/", engine.http, methods=["GET", "POST"]), WebSocketRoute("/e/", engine.websocket)]
-    app = Starlette(routes=routes, middleware=middleware)
+    sockets = Sockets({"/e/": engine}, origins or Origins(["*"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Sockets]]:
+        yield {SOCKETS: sockets} if STACK == "native" else {}
+
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1))
+    ws: Any = WebSocketProtocol if STACK == "native" else "websockets-sansio"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1,
+                                           ws=ws, ws_max_size=MAX_PAYLOAD_BYTES))
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)

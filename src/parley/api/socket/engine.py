@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Protocol
 
 import orjson
@@ -38,6 +41,9 @@ PING_INTERVAL_MS = 25_000
 PING_TIMEOUT_MS = 20_000
 MAX_PAYLOAD_BYTES = 1_000_000  # a polling POST body or a websocket frame; announced as maxPayload in protocol 4
 UPGRADE_TIMEOUT_S = 10.0  # from the websocket's opening to its `5`, as engine.io's upgradeTimeout
+PING = encode_packet(Packet(PacketType.PING))
+HOLD_AT, RELEASE_AT = 64, 16  # messages waiting on a websocket at which it stops / resumes reading its client
+log = logging.getLogger("parley.engine")
 
 
 class SocketHandler(Protocol):
@@ -113,6 +119,7 @@ class Session:
     socket: EngineSocket
     handler: SocketHandler
     tasks: list[asyncio.Future[None]] = field(default_factory=list)
+    heartbeat: asyncio.TimerHandle | None = None  # protocol 4: the next server ping
     polling: Polling | None = None
     closed: bool = False
 
@@ -137,7 +144,7 @@ class Engine:
         session = Session(socket, await self.dialect.connected(socket, query))
         self.sessions[socket.id] = session
         if socket.version >= 4:
-            session.tasks.append(asyncio.ensure_future(_ping(socket)))
+            _keep_pinging(session)
         return session
 
     async def close(self, session: Session) -> None:
@@ -151,6 +158,8 @@ class Engine:
         for task in session.tasks:
             if task is not current:
                 task.cancel()
+        if session.heartbeat is not None:
+            session.heartbeat.cancel()
         if session.polling is not None:
             session.polling.end()
         await session.handler.closed()
@@ -170,83 +179,255 @@ class Engine:
         """The polling transport: a GET without `sid` opens a session, then GETs poll and POSTs carry packets."""
         return await serve_polling(self, request)
 
-    async def websocket(self, websocket: WebSocket) -> None:
-        """A websocket: a new session (`?EIO=<v>&transport=websocket`), or a polling session upgrading (`&sid=`)."""
-        query = websocket.query_params
+    def admit(self, query: Mapping[str, str]) -> EngineError | None:
+        """Whether a websocket handshake may open: a new session (`?EIO=<v>&transport=websocket`) or a polling
+        session upgrading (`&sid=`); the engine.io error to refuse it with otherwise."""
         if query.get("transport") != "websocket":
-            await _refuse(websocket, EngineError.TRANSPORT_UNKNOWN)
-            return
+            return EngineError.TRANSPORT_UNKNOWN
         if query.get("EIO") != str(self.version):
-            await _refuse(websocket, EngineError.UNSUPPORTED_PROTOCOL_VERSION)
-            return
+            return EngineError.UNSUPPORTED_PROTOCOL_VERSION
         sid = query.get("sid")
-        if sid is not None:
-            await self._upgrade(websocket, sid)
-            return
-        await websocket.accept()
-        outbox = Outbox(_sender(websocket), overflow=lambda: asyncio.ensure_future(_close(websocket)))
-        session = await self.open(outbox.push, query)
-        await self._carry(websocket, session, outbox)
-
-    async def _upgrade(self, websocket: WebSocket, sid: str) -> None:
+        if sid is None:
+            return None
         session = self.sessions.get(sid)
-        polling = session.polling if session is not None else None
         if session is None:
-            await _refuse(websocket, EngineError.SESSION_ID_UNKNOWN)
+            return EngineError.SESSION_ID_UNKNOWN
+        if session.polling is None or session.polling.probed:  # on a websocket already, or upgrading
+            return EngineError.BAD_REQUEST
+        return None
+
+    def carry(self, link: Link, query: Mapping[str, str]) -> Carrier:
+        """An admitted websocket, accepted: it opens a new session or starts upgrading one."""
+        sid = query.get("sid")
+        if sid is None:
+            return Carrier.opening(self, link, query)
+        return Carrier.upgrading(self, link, self.sessions[sid])
+
+    async def websocket(self, websocket: WebSocket) -> None:
+        """The same over an ASGI websocket (parley served by another ASGI server than its own `parley serve`,
+        which serves these sockets itself: `native.py`)."""
+        query = websocket.query_params
+        refusal = self.admit(query)
+        if refusal is not None:
+            await _refuse(websocket, refusal)
             return
-        if polling is None or polling.probed:  # on a websocket already, or upgrading
-            await _refuse(websocket, EngineError.BAD_REQUEST)
-            return
-        polling.probed = True  # one upgrade attempt at a time
         await websocket.accept()
-        try:
-            probed = await asyncio.wait_for(self._probe(websocket, polling), self.config.upgrade_timeout_s)
-        except (TimeoutError, WebSocketDisconnect):
-            probed = False
-        if not probed or session.closed:
-            polling.upgrading = polling.probed = False  # the session goes on polling
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await websocket.close()
-            return
         outbox = Outbox(_sender(websocket), overflow=lambda: asyncio.ensure_future(_close(websocket)))
-        for frame in polling.switch():  # what polling still held goes first, in order
-            outbox.push(frame)
-        session.socket.carry_on(outbox.push)
-        session.polling = None
-        await self._carry(websocket, session, outbox)
-
-    @staticmethod
-    async def _probe(websocket: WebSocket, polling: Polling) -> bool:
-        """`2probe` -> `3probe`, then the pending poll is answered so the client can pause polling and send `5`."""
-        if await _receive(websocket) != encode_packet(Packet(PacketType.PING, "probe")):
-            return False
-        await websocket.send_text(encode_packet(Packet(PacketType.PONG, "probe")))
-        polling.heard()  # the client has paused polling to upgrade: it must not expire meanwhile
-        polling.upgrading = True
-        polling.wake()
-        return await _receive(websocket) == encode_packet(Packet(PacketType.UPGRADE))
-
-    async def _carry(self, websocket: WebSocket, session: Session, outbox: Outbox) -> None:
-        """The websocket carries the session until either side closes it or the client goes silent."""
+        carrier = self.carry(_AsgiLink(websocket, outbox), query)
         try:
-            while True:
-                try:
-                    frame = await asyncio.wait_for(_receive(websocket), session.socket.silence_limit_s)
-                except TimeoutError:
-                    await _close(websocket)
-                    return
-                try:
-                    packet = decode_packet(frame or "")
-                except ProtocolError:
-                    continue  # binary, or not Engine.IO at all: ignore it and keep the socket
-                if not await self.received(session, packet):
-                    await _close(websocket)
-                    return
+            while carrier.stage is not Stage.ENDED:
+                carrier.received(await _receive(websocket))
         except WebSocketDisconnect:
-            return
+            pass
         finally:
-            await self.close(session)
+            carrier.lost()
             await outbox.close()
+
+
+class Link(Protocol):
+    """A websocket as the engine drives it, whoever serves it."""
+
+    def send(self, frame: str) -> None:
+        """Queue one text frame; never blocks, keeps order."""
+
+    def close(self) -> None:
+        """Close the websocket (normal closure); the transport reports `lost` once it is gone."""
+
+    def hold(self, holding: bool) -> None:
+        """Stop (True) or resume (False) reading frames from the client."""
+
+
+class Stage(IntEnum):
+    OPENING = 0  # the dialect is being told about a new session
+    PROBING = 1  # an upgrade: waiting for `2probe`
+    UPGRADING = 2  # an upgrade: probed, waiting for `5`
+    CARRYING = 3  # the websocket carries its session
+    ENDED = 4
+
+
+class Carrier:
+    """One websocket of an Engine.IO session, driven by its transport: `received` for each frame, `lost` once.
+
+    Its messages are handled one at a time, in order, by a task that exists only while some are waiting, and the
+    silence limit is one timer: an idle socket holds no task and no coroutine (what W5 measures).
+    """
+
+    __slots__ = ("_heard", "_held", "_inbox", "_silence", "_worker", "engine", "link", "session", "stage")
+
+    def __init__(self, engine: Engine, link: Link, stage: Stage, session: Session | None) -> None:
+        self.engine = engine
+        self.link = link
+        self.stage = stage
+        self.session = session
+        self._inbox: deque[str] | None = None  # messages waiting to be handled; made when the first comes
+        self._worker: asyncio.Future[None] | None = None
+        self._heard = asyncio.get_running_loop().time()
+        self._silence: asyncio.TimerHandle | None = None
+        self._held = False  # reading paused: a client sending faster than its messages are handled
+
+    @classmethod
+    def opening(cls, engine: Engine, link: Link, query: Mapping[str, str]) -> Carrier:
+        carrier = cls(engine, link, Stage.OPENING, None)
+        carrier._worker = asyncio.ensure_future(carrier._open(dict(query)))
+        return carrier
+
+    @classmethod
+    def upgrading(cls, engine: Engine, link: Link, session: Session) -> Carrier:
+        assert session.polling is not None
+        session.polling.probed = True  # one upgrade attempt at a time
+        carrier = cls(engine, link, Stage.PROBING, session)
+        carrier._silence = asyncio.get_running_loop().call_later(engine.config.upgrade_timeout_s,
+                                                                 carrier._upgrade_failed)
+        return carrier
+
+    def received(self, frame: str | None) -> None:
+        """One frame from the client (None: a binary one, which no dialect uses)."""
+        self._heard = asyncio.get_running_loop().time()
+        if self.stage in (Stage.PROBING, Stage.UPGRADING):
+            self._upgrade_step(frame)
+            return
+        if frame is None or self.stage is Stage.ENDED:
+            return
+        try:
+            packet = decode_packet(frame)
+        except ProtocolError:
+            return  # not Engine.IO at all: ignore it and keep the socket
+        if packet.type is PacketType.MESSAGE:
+            inbox = self._inbox
+            if inbox is None:
+                inbox = self._inbox = deque()
+            inbox.append(packet.data)
+            if len(inbox) >= HOLD_AT and not self._held:
+                self._held = True
+                self.link.hold(True)
+            if self._worker is None:
+                self._worker = asyncio.ensure_future(self._work())
+        elif packet.type is PacketType.CLOSE:
+            self._end()
+        elif packet.type is PacketType.PING and self.engine.version < 4 and self.session is not None:
+            self.session.socket.push(encode_packet(Packet(PacketType.PONG, packet.data)))  # protocol 3 pings
+        # protocol 4 pongs only prove the client is alive, which receiving anything does
+
+    def lost(self) -> None:
+        """The websocket is gone, whichever side closed it."""
+        if self.stage in (Stage.PROBING, Stage.UPGRADING):
+            self._upgrade_failed()
+            return
+        self._stop_watching()
+        if self.stage is Stage.ENDED:
+            return
+        self.stage = Stage.ENDED
+        if self._worker is None:  # else the worker ends the session once the messages received are handled
+            self._worker = asyncio.ensure_future(self._close_session())
+
+    async def _open(self, query: dict[str, str]) -> None:
+        self.session = await self.engine.open(self.link.send, query)
+        if self.stage is Stage.OPENING:
+            self.stage = Stage.CARRYING
+            self._watch()
+        await self._work()
+
+    async def _work(self) -> None:
+        """Handle the waiting messages in order; end the session if the socket went meanwhile."""
+        try:
+            inbox = self._inbox
+            while inbox and self.session is not None:
+                await self.engine.received(self.session, Packet(PacketType.MESSAGE, inbox.popleft()))
+                if self._held and len(inbox) <= RELEASE_AT:
+                    self._held = False
+                    self.link.hold(False)
+        except Exception:  # a dialect's bug: this socket ends, the server goes on
+            log.exception("Engine.IO message handling failed: the socket is closed")
+            self._inbox = None
+            self._end()
+        finally:
+            self._worker = None
+            if not self._inbox:
+                self._inbox = None  # an idle socket keeps no queue
+            if self.stage is Stage.ENDED:
+                await self._close_session()
+
+    def _end(self) -> None:
+        """The server ends the session (the client closed it, or went silent)."""
+        self.link.close()
+        self.lost()
+
+    async def _close_session(self) -> None:
+        if self.session is not None:
+            await self.engine.close(self.session)
+
+    def _watch(self) -> None:
+        """Close the session once its client has been silent for pingInterval + pingTimeout."""
+        assert self.session is not None
+        limit = self.session.socket.silence_limit_s
+        self._silence = asyncio.get_running_loop().call_at(self._heard + limit, self._check_silence, limit)
+
+    def _check_silence(self, limit: float) -> None:
+        self._silence = None
+        if asyncio.get_running_loop().time() - self._heard >= limit:
+            self._end()
+        else:
+            self._watch()
+
+    def _stop_watching(self) -> None:
+        if self._silence is not None:
+            self._silence.cancel()
+            self._silence = None
+
+    def _upgrade_step(self, frame: str | None) -> None:
+        """`2probe` -> `3probe`, the pending poll answered so the client can pause polling, then its `5`."""
+        session = self.session
+        assert session is not None
+        polling = session.polling
+        if polling is None or session.closed:
+            self._upgrade_failed()
+            return
+        if self.stage is Stage.PROBING and frame == encode_packet(Packet(PacketType.PING, "probe")):
+            self.link.send(encode_packet(Packet(PacketType.PONG, "probe")))
+            polling.heard()  # the client has paused polling to upgrade: it must not expire meanwhile
+            polling.upgrading = True
+            polling.wake()
+            self.stage = Stage.UPGRADING
+        elif self.stage is Stage.UPGRADING and frame == encode_packet(Packet(PacketType.UPGRADE)):
+            self._stop_watching()
+            for pending in polling.switch():  # what polling still held goes first, in order
+                self.link.send(pending)
+            session.socket.carry_on(self.link.send)
+            session.polling = None
+            self.stage = Stage.CARRYING
+            self._watch()
+        else:
+            self._upgrade_failed()
+
+    def _upgrade_failed(self) -> None:
+        """The websocket did not complete the upgrade: it closes and the session goes on polling."""
+        self._stop_watching()
+        if self.stage not in (Stage.PROBING, Stage.UPGRADING):
+            return
+        self.stage = Stage.ENDED
+        polling = self.session.polling if self.session is not None else None
+        if polling is not None:
+            polling.upgrading = polling.probed = False
+        self.link.close()
+
+
+class _AsgiLink:
+    __slots__ = ("_closing", "_outbox", "_websocket")
+
+    def __init__(self, websocket: WebSocket, outbox: Outbox) -> None:
+        self._websocket = websocket
+        self._outbox = outbox
+        self._closing: asyncio.Future[None] | None = None
+
+    def send(self, frame: str) -> None:
+        self._outbox.push(frame)
+
+    def close(self) -> None:
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(_close(self._websocket))
+
+    def hold(self, holding: bool) -> None:
+        pass  # uvicorn's ASGI websocket stops reading by itself while the application has not received
 
 
 async def _receive(websocket: WebSocket) -> str | None:
@@ -284,15 +465,13 @@ async def _refuse(websocket: WebSocket, error: EngineError) -> None:
         await websocket.close(code=1008)
 
 
-async def serve_websocket(websocket: WebSocket, dialect: Dialect) -> None:
-    """A websocket-only endpoint (no polling, hence no upgrade)."""
-    await Engine(dialect).websocket(websocket)
+def _keep_pinging(session: Session) -> None:
+    """Protocol 4: the server pings every pingInterval (a timer, not a task: nothing per socket in between)."""
+    interval = session.socket.ping_interval_ms / 1000
+    session.heartbeat = asyncio.get_running_loop().call_later(interval, _ping, session)
 
 
-async def _ping(socket: EngineSocket) -> None:
-    """Protocol 4: the server pings every pingInterval."""
-    with contextlib.suppress(asyncio.CancelledError):
-        while True:
-            await asyncio.sleep(socket.ping_interval_ms / 1000)
-            socket.push(encode_packet(Packet(PacketType.PING)))
-
+def _ping(session: Session) -> None:
+    if not session.closed:
+        session.socket.push(PING)
+        _keep_pinging(session)
