@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from parley.api.auth import Authenticator
-from parley.api.cors import CORS, Origins
+from parley.api.cors import CORS, OriginPolicy, Origins
 from parley.api.errors import error_body
 from parley.api.http import beta, conversations, docs, events, media, members, sessions, users, v0_3
 from parley.api.http.common import Context, JSONResponse
@@ -86,7 +86,7 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     serves below ASGI, `api/socket/native.py`)."""
     hub = hub or Hub(store)
     authenticator = Authenticator(store, settings.clock_skew_seconds, settings.max_token_lifetime_seconds,
-                                  key_cache_seconds=settings.key_cache_seconds)
+                                  key_cache_seconds=settings.key_cache_seconds, origins=origins(settings))
     ctx = Context(authenticator, settings.limits, settings.public_url)
 
     async def health(request: Request) -> Response:
@@ -168,15 +168,17 @@ EXCEPTION_HANDLERS = {DomainError: domain_error, HTTPException: http_error, Stor
                       ApplicationGone: application_gone, Exception: internal_error}
 
 
-def build_app(store: Store, settings: Settings, clock: Clock | None = None, sink: EventSink | None = None
-              ) -> Starlette:
-    """The ASGI application over an open store (tests use this directly)."""
+def build_app(store: Store, settings: Settings, clock: Clock | None = None, sink: EventSink | None = None,
+              policy: OriginPolicy | None = None) -> Starlette:
+    """The ASGI application over an open store (tests use this directly); `policy`: the CORS policy of the
+    application that serves this one's routes (`create_app`)."""
     hub = Hub(store)
     svc = services(store, settings, clock or SystemClock(), sink or hub)
     engines: dict[str, Engine] = {}
+    policy = policy or origin_policy(settings, store)
     app = Starlette(routes=http_routes(store, settings, svc, hub, engines), exception_handlers=EXCEPTION_HANDLERS,
-                    middleware=middleware(settings))
-    app.state.sockets = Sockets(engines, origins(settings))
+                    middleware=middleware(policy))
+    app.state.sockets = Sockets(engines, policy)
     return app
 
 
@@ -184,9 +186,13 @@ def origins(settings: Settings) -> Origins:
     return Origins(settings.cors_origins, settings.public_url)
 
 
-def middleware(settings: Settings) -> list[Middleware]:
+def origin_policy(settings: Settings, store: Store | None = None) -> OriginPolicy:
+    return OriginPolicy(origins(settings), settings.key_cache_seconds, store)
+
+
+def middleware(policy: OriginPolicy) -> list[Middleware]:
     # Around the routes, so preflights are answered before routing and authentication.
-    return [Middleware(CORS, origins=origins(settings))]
+    return [Middleware(CORS, policy=policy)]
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
@@ -195,7 +201,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Sockets]]:
         store = await open_store(settings)
-        inner = build_app(store, settings, clock)
+        policy.store = store
+        inner = build_app(store, settings, clock, policy=policy)
         app.router.routes.extend(inner.router.routes)
         # The imports (SQLAlchemy, Alembic, typer...) leave ~80,000 long-lived objects; without this the first
         # full collection stalls a request for ~0.1 s, and later ones keep scanning them.
@@ -207,5 +214,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         finally:
             await store.close()
 
-    origins_checked = middleware(settings)  # a bad PARLEY_CORS_ORIGINS stops the server before it starts
-    return Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS, middleware=origins_checked)
+    policy = origin_policy(settings)  # a bad PARLEY_CORS_ORIGINS stops the server before it starts
+    return Starlette(lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS, middleware=middleware(policy))

@@ -98,3 +98,53 @@ def test_database_url_selects_postgresql(tmp_path: Path, database_url: str) -> N
                                 "--json", "--database-url", database_url))
     listed = json.loads(parley("app", "list", "--json", "--database-url", database_url))
     assert created["id"] in [a["id"] for a in listed]
+
+
+def test_app_origins_are_set_at_creation_changed_and_cleared(tmp_path: Path) -> None:
+    data = ("--data-dir", str(tmp_path))
+    created = json.loads(parley("app", "create", "--name", "web", "--private-key-out", str(tmp_path / "k"),
+                                "--origin", "https://A.example/", "--origin", "http://localhost:3000",
+                                "--origin", "https://a.example", "--json", *data))
+    app_id = created["id"]
+    assert created["origins"] == ["https://a.example", "http://localhost:3000"]  # normalised, once each
+    plain = json.loads(parley("app", "create", "--name", "server-list", "--private-key-out", str(tmp_path / "k2"),
+                              "--json", *data))
+    assert plain["origins"] is None  # no list of its own: PARLEY_CORS_ORIGINS applies
+    listed = {a["id"]: a["origins"] for a in json.loads(parley("app", "list", "--json", *data))}
+    assert listed == {app_id: ["https://a.example", "http://localhost:3000"], plain["id"]: None}
+    table = parley("app", "list", *data)
+    assert "https://a.example" in table and "(the server's)" in table
+
+    assert parley("app", "origins", app_id, *data).strip() == f"{app_id}: https://a.example http://localhost:3000"
+    changed = json.loads(parley("app", "origins", app_id, "--origin", "*", "--json", *data))
+    assert changed == {**created, "origins": ["*"]}
+    cleared = json.loads(parley("app", "origins", app_id, "--clear", "--json", *data))
+    assert cleared["origins"] is None
+    assert parley("app", "origins", app_id, *data).strip() == f"{app_id}: (the server's)"
+
+
+def test_app_origins_refuses_what_is_not_an_origin(tmp_path: Path) -> None:
+    data = ("--data-dir", str(tmp_path))
+    bad = runner.invoke(cli, ["app", "create", "--name", "x", "--private-key-out", str(tmp_path / "k"),
+                              "--origin", "https://a.example/path", *data])
+    assert bad.exit_code == 2 and "not an origin" in bad.output
+    assert not (tmp_path / "k").exists()  # refused before anything was made
+    app_id = parley("app", "create", "--name", "x", "--private-key-out", str(tmp_path / "k"),
+                    "--origin", "https://a.example", *data).strip()
+    for args in (["--origin", "a.example"], ["--origin", " "], ["--origin", "https://b.example", "--clear"]):
+        refused = runner.invoke(cli, ["app", "origins", app_id, *args, *data])
+        assert refused.exit_code == 2, refused.output
+    assert json.loads(parley("app", "origins", app_id, "--json", *data))["origins"] == ["https://a.example"]
+    missing = runner.invoke(cli, ["app", "origins", str(uuid.uuid4()), "--clear", *data])
+    assert missing.exit_code == 1 and "no application" in missing.output
+
+
+def test_app_origins_on_every_database(tmp_path: Path, database_url: str) -> None:
+    db = ("--database-url", database_url)
+    created = json.loads(parley("app", "create", "--name", "pg-web", "--private-key-out", str(tmp_path / "k"),
+                                "--origin", "https://pg.example", "--json", *db))
+    assert created["origins"] == ["https://pg.example"]
+    changed = json.loads(parley("app", "origins", created["id"], "--origin", "https://other.example", "--json", *db))
+    assert changed["origins"] == ["https://other.example"]
+    listed = {a["id"]: a["origins"] for a in json.loads(parley("app", "list", "--json", *db))}
+    assert listed[created["id"]] == ["https://other.example"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 
 from parley.api.auth import Authenticator
+from parley.api.cors import OriginPolicy, Origins
 from parley.domain.clock import SystemClock, iso
 from parley.domain.errors import DomainError
 from parley.domain.models import Application, User
@@ -66,3 +68,31 @@ async def test_a_zero_ttl_reads_through_every_time(store: Store, application: Ap
     with pytest.raises(DomainError) as caught:
         await authenticator.principal(token, "GET", "/v1/users")
     assert caught.value.code == "user:error:not-found"
+
+
+async def test_a_changed_origin_list_applies_after_the_ttl(
+        store: Store, application: Application, keys: KeyPair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`parley app origins` changes the list in another process: preflights (the union of the applications'
+    lists) and authenticated requests (the application's own list) follow within the TTL, not before."""
+    origin = f"https://{uuid.uuid4().hex[:8]}.example"
+    policy = OriginPolicy(Origins(["https://server.example"]), ttl=5, store=store)
+    authenticator = Authenticator(store, key_cache_seconds=5, origins=policy.server)
+    token = header(keys, application)
+    assert await policy.allows(origin, None) is False
+    with pytest.raises(DomainError) as caught:
+        await authenticator.principal(token, "GET", "/v1/users", origin)
+    assert caught.value.code == "system:error:permission"
+
+    assert await store.set_application_origins(application.id, (origin,))
+    assert policy.cached(origin, None) is False  # within the TTL: what was read
+    assert await policy.allows(origin, None) is False
+    with pytest.raises(DomainError):
+        await authenticator.principal(token, "GET", "/v1/users", origin)
+
+    later = time.monotonic() + 6
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert policy.cached(origin, None) is None  # due to be re-read
+    assert await policy.allows(origin, None) is True
+    assert (await authenticator.principal(token, "GET", "/v1/users", origin)).is_admin
+    with pytest.raises(DomainError):  # the server's list no longer applies to this application
+        await authenticator.principal(token, "GET", "/v1/users", "https://server.example")

@@ -61,3 +61,63 @@ async def test_0002_keeps_events_and_continues_their_ids(database_url: str, tmp_
     finally:
         if postgres:
             await drop_postgres_database(url)
+
+
+async def test_0007_adds_application_origins_and_goes_back(database_url: str, tmp_path: Path) -> None:
+    postgres = not database_url.startswith("sqlite")
+    url = await fresh_postgres_database() if postgres else f"sqlite:///{tmp_path / 'old.db'}"
+    config = alembic_config(url)
+    application_id = str(uuid.uuid4())
+    try:
+        await asyncio.to_thread(command.upgrade, config, "0006")
+        await run_sql(url, [
+            "INSERT INTO applications (id, name, public_key_pem, created) "
+            f"VALUES ('{application_id}', 'a', 'k', 't')",
+            f"INSERT INTO users (application_id, id, name, properties, channels, created) "
+            f"VALUES ('{application_id}', 'USR-1', 'ann', '{{}}', '{{}}', 't')",
+        ])
+        settings = Settings(data_dir=tmp_path, database_url=url)
+        store = await open_store(settings)  # migrates to the newest
+        try:
+            assert (await columns(url, "applications"))[-1] == "origins"
+            application = await store.application(application_id)
+            assert application is not None and application.origins is None  # the server's list applies
+            assert await store.set_application_origins(application_id, ("https://a.example",))
+        finally:
+            await store.close()
+
+        await asyncio.to_thread(command.downgrade, config, "0006")
+        assert "origins" not in await columns(url, "applications")
+        assert await column_values(url, "SELECT id FROM applications") == [application_id]
+        # the table was rebuilt on SQLite: its users (ON DELETE CASCADE) must still be there
+        assert await column_values(url, "SELECT name FROM users") == ["ann"]
+
+        store = await open_store(settings)
+        try:
+            application = await store.application(application_id)
+            assert application is not None and application.origins is None
+            assert (await store.user_by_name(application_id, "ann")) is not None
+        finally:
+            await store.close()
+    finally:
+        if postgres:
+            await drop_postgres_database(url)
+
+
+async def column_values(database_url: str, query: str) -> list[object]:
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+            return [row[0] for row in connection.execute(query)]
+    connection = await asyncpg.connect(database_url)
+    try:
+        return [row[0] for row in await connection.fetch(query)]
+    finally:
+        await connection.close()
+
+
+async def columns(database_url: str, table: str) -> list[object]:
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+            return [row[1] for row in connection.execute(f"PRAGMA table_info({table})")]
+    return await column_values(database_url, "SELECT column_name FROM information_schema.columns "
+                                             f"WHERE table_name = '{table}' ORDER BY ordinal_position")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 
 import pytest
 
@@ -61,6 +62,28 @@ async def test_applications_round_trip_and_delete(store: Store, keys: KeyPair) -
     assert await store.delete_application(application.id) is True
     assert await store.application(application.id) is None
     assert await store.delete_application(application.id) is False
+
+
+async def test_an_application_keeps_its_own_origins(store: Store, keys: KeyPair) -> None:
+    async def origins_of(application_id: str) -> tuple[str, ...] | None:
+        application = await store.application(application_id)
+        assert application is not None
+        return application.origins
+
+    listed = Application(str(uuid.uuid4()), "listed", keys.public_pem, now(),
+                         ("https://a.example", "http://localhost:3000"))
+    await store.insert_application(listed)
+    assert await store.application(listed.id) == listed
+    unlisted = await add_application(store, keys, "unlisted")
+    assert await origins_of(unlisted.id) is None  # the server's list applies
+    assert await store.set_application_origins(unlisted.id, ("*",)) is True
+    assert await origins_of(unlisted.id) == ("*",)
+    assert await store.set_application_origins(listed.id, None) is True
+    assert await origins_of(listed.id) is None
+    assert await store.set_application_origins(listed.id, ()) is True  # only the server's own origin
+    assert await origins_of(listed.id) == ()
+    assert {a.id: a.origins for a in await store.applications()}[unlisted.id] == ("*",)
+    assert await store.set_application_origins(str(uuid.uuid4()), ("https://a.example",)) is False
 
 
 async def test_every_read_is_scoped_by_application(store: Store, keys: KeyPair, other_keys: KeyPair) -> None:

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,7 @@ class Server:
     app_id: str
     private_key: Path
     log: Path
+    storage: tuple[str, ...] = ()  # the `parley` options naming its database, for CLI commands next to it
 
     def log_tail(self, lines: int = 80) -> str:
         try:
@@ -113,7 +114,9 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_server(backend: str, workdir: Path, database_url: str | None) -> Iterator[Server]:
+def running_server(backend: str, workdir: Path, database_url: str | None,
+                   settings: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """`settings`: PARLEY_* environment variables for the server."""
     data_dir = workdir / "data"
     key = workdir / "private.key"
     db_args = ["--database-url", database_url] if database_url else []
@@ -134,10 +137,10 @@ def running_server(backend: str, workdir: Path, database_url: str | None) -> Ite
         process = subprocess.Popen(
             [sys.executable, "-m", "parley", "serve", "--port", str(port), "--data-dir", str(data_dir),
              "--log-level", "warning", *db_args],
-            stdout=log_file, stderr=subprocess.STDOUT, env=child_env())
+            stdout=log_file, stderr=subprocess.STDOUT, env={**child_env(), **(settings or {})})
     try:
         wait_healthy(url, process, log)
-        yield Server(backend, url, app_id, key, log)
+        yield Server(backend, url, app_id, key, log, ("--data-dir", str(data_dir), *db_args))
     finally:
         process.terminate()
         try:
@@ -153,19 +156,25 @@ def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database's URL, dropped afterwards; the test is skipped when no server answers."""
     if not postgres_answers():
         pytest.skip(f"PostgreSQL does not answer on {PG_HOST}:{PG_PORT}: the PostgreSQL end-to-end run is skipped")
     name = f"parley_e2e_{uuid.uuid4().hex[:12]}"
     pg_admin(f'CREATE DATABASE "{name}"')
     try:
-        url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-        with running_server("postgresql", tmp_path_factory.mktemp("parley-e2e-pg"), url) as server:
-            yield server
+        yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
         with contextlib.suppress(Exception):
             pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with postgres_database() as url, running_server("postgresql", tmp_path_factory.mktemp("parley-e2e-pg"),
+                                                    url) as server:
+        yield server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,6 +6,9 @@ is capped at 24 h after `iat`.
 
 Verified tokens are cached by their text until they expire: the client SDKs reuse one token for a whole session,
 and an RSA verification costs far more than the rest of a small request.
+
+A browser's request (one with an `Origin` other than the server's own) must come from an origin its application
+allows: the application's own list, or the server's (PARLEY_CORS_ORIGINS) when it has none (see `cors.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from parley.api.cors import Origins
 from parley.api.errors import invalid_token
 from parley.domain.acl import path_allowed
 from parley.domain.errors import DomainError, forbidden, not_found
@@ -96,31 +100,42 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-class _KeyCache:
-    """Application public keys, re-read from the store every `ttl` seconds: applications change through the CLI,
-    in another process, so a deleted application's tokens stop working within `ttl`."""
+@dataclass(frozen=True)
+class _Tenant:
+    """What authentication needs of an application: its public key and the browser origins it allows."""
 
-    def __init__(self, store: Store, ttl: float) -> None:
+    key: RSAPublicKey
+    origins: Origins
+
+
+class _KeyCache:
+    """Applications' public keys and allowed origins, re-read from the store every `ttl` seconds: applications
+    change through the CLI, in another process, so a deleted application's tokens stop working, and a changed
+    list of origins applies, within `ttl`."""
+
+    def __init__(self, store: Store, ttl: float, origins: Origins) -> None:
         self._store = store
         self._ttl = ttl
-        self._keys: dict[str, tuple[float, RSAPublicKey | None]] = {}
+        self._origins = origins  # the server's
+        self._tenants: dict[str, tuple[float, _Tenant | None]] = {}
 
-    async def key(self, application_id: str) -> RSAPublicKey | None:
+    async def tenant(self, application_id: str) -> _Tenant | None:
         now = time.monotonic()
-        cached = self._keys.get(application_id)
+        cached = self._tenants.get(application_id)
         if cached is not None and cached[0] > now:
             return cached[1]
         if self._ttl <= 0:
-            self._keys.pop(application_id, None)
+            self._tenants.pop(application_id, None)
         application = await self._store.application(application_id)
-        key = None
+        tenant = None
         if application is not None:
-            loaded = load_pem_public_key(application.public_key_pem.encode())
-            key = loaded if isinstance(loaded, RSAPublicKey) else None
-        if len(self._keys) > 10_000:
-            self._keys.clear()
-        self._keys[application_id] = (now + self._ttl, key)
-        return key
+            key = load_pem_public_key(application.public_key_pem.encode())
+            if isinstance(key, RSAPublicKey):
+                tenant = _Tenant(key, self._origins.of_application(application.origins))
+        if len(self._tenants) > 10_000:
+            self._tenants.clear()
+        self._tenants[application_id] = (now + self._ttl, tenant)
+        return tenant
 
 
 class _UserCache:
@@ -151,11 +166,11 @@ class _UserCache:
 
 class Authenticator:
     def __init__(self, store: Store, clock_skew: float = 30.0, max_lifetime: float = MAX_LIFETIME,
-                 cache_size: int = 10_000, key_cache_seconds: float = 5.0) -> None:
+                 cache_size: int = 10_000, key_cache_seconds: float = 5.0, origins: Origins | None = None) -> None:
         self._store = store
         self._skew = clock_skew
         self._max_lifetime = max_lifetime
-        self._keys = _KeyCache(store, key_cache_seconds)
+        self._keys = _KeyCache(store, key_cache_seconds, origins or Origins(["*"]))
         self._users = _UserCache(store, key_cache_seconds)
         self._verified: OrderedDict[str, Claims] = OrderedDict()
         self._cache_size = cache_size
@@ -165,7 +180,7 @@ class Authenticator:
         cached = self._verified.get(token)
         if cached is not None:
             # The application may have been deleted since: the key cache notices within its TTL.
-            if cached.expires + self._skew > now and await self._keys.key(cached.application_id) is not None:
+            if cached.expires + self._skew > now and await self._keys.tenant(cached.application_id) is not None:
                 return cached
             del self._verified[token]
         claims = await self._verify(token, now)
@@ -183,11 +198,11 @@ class Authenticator:
         application_id = unverified.get("application_id")
         if header.get("alg") != "RS256" or not _is_uuid(application_id):  # checked before any lookup
             raise invalid_token()
-        key = await self._keys.key(application_id)
-        if key is None:
+        tenant = await self._keys.tenant(application_id)
+        if tenant is None:
             raise invalid_token()
         try:
-            payload = jwt.decode(token, key, algorithms=["RS256"],
+            payload = jwt.decode(token, tenant.key, algorithms=["RS256"],
                                  options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
                                           "verify_aud": False, "verify_iss": False})
         except jwt.PyJWTError as exc:
@@ -221,19 +236,31 @@ class Authenticator:
             raise invalid_token("The token's sub claim is not a user name.")
         return sub
 
-    async def session(self, token: str, path: str) -> SessionGrant:
+    async def session(self, token: str, path: str, origin: str | None = None) -> SessionGrant:
         """A socket login: the token's user, its ACL (checked on every later request of the session) and the
-        time after which the session has expired."""
+        time after which the session has expired. `origin`: the socket's, when not the server's own."""
         claims = await self.claims(token)
-        principal = await self.principal(f"Bearer {token}", "GET", path)
+        principal = await self.principal(f"Bearer {token}", "GET", path, origin)
         if principal.user is None:
             raise invalid_token("A session token names its user in the sub claim.")
         return SessionGrant(principal, claims.acl, claims.expires + self._skew)
 
-    async def principal(self, authorization: str | None, method: str, path: str) -> Principal:
+    async def principal(self, authorization: str | None, method: str, path: str,
+                        origin: str | None = None) -> Principal:
+        """The caller; `origin`: the request's `Origin` when it is not the server's own (`cors.cross_origin`)."""
         claims = await self.claims(bearer_token(authorization))
         if not path_allowed(claims.acl, "GET" if method == "HEAD" else method, path):
             raise forbidden("The token's ACL does not allow this request.")
+        if origin is not None:
+            await self._check_origin(claims.application_id, origin)
         if claims.sub is None:
             return Principal(claims.application_id)
         return Principal(claims.application_id, await self._users.user(claims.application_id, claims.sub))
+
+    async def _check_origin(self, application_id: str, origin: str) -> None:
+        tenant = await self._keys.tenant(application_id)
+        if tenant is None:  # deleted since its token was verified
+            raise invalid_token("The application no longer exists.")
+        if not tenant.origins.admits(origin):
+            raise forbidden(f"The origin {origin} may not use this application: it is not in "
+                            f"{tenant.origins.source}.")

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from rich.console import Console
 from rich.table import Table
 
+from parley.api.cors import origin_list
 from parley.api.socket.engine import MAX_PAYLOAD_BYTES
 from parley.api.socket.native import WebSocketProtocol
 from parley.app import create_app, open_store
@@ -100,7 +101,31 @@ def write_private_key(path: Path, pem: str) -> None:
 
 
 def application_json(application: Application) -> dict[str, Any]:
-    return {"id": application.id, "name": application.name, "created": application.created}
+    """`origins`: the application's own allowed browser origins; null: the server's (PARLEY_CORS_ORIGINS)."""
+    origins = None if application.origins is None else list(application.origins)
+    return {"id": application.id, "name": application.name, "created": application.created, "origins": origins}
+
+
+def origins_text(application: Application) -> str:
+    return "(the server's)" if application.origins is None else " ".join(application.origins) or "(none)"
+
+
+def parse_origins(entries: list[str] | None) -> tuple[str, ...] | None:
+    """`--origin` values: None when none is given (the server's list applies)."""
+    if entries is None:
+        return None
+    try:
+        origins = origin_list(entries, "--origin")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if not origins:
+        raise typer.BadParameter("--origin: give an origin (scheme://host[:port]) or '*'")
+    return origins
+
+
+Origin = Annotated[list[str] | None, typer.Option(
+    "--origin", help="A browser origin (scheme://host[:port], or *) allowed to use the application; repeatable. "
+                     "Without any, the server's PARLEY_CORS_ORIGINS applies.")]
 
 
 @apps.command("create")
@@ -111,11 +136,13 @@ def app_create(
     app_id: Annotated[str | None, typer.Option("--id", help="Keep an existing Vonage application id.")] = None,
     public_key: Annotated[Path | None, typer.Option("--public-key",
                                                     help="Import this public key.")] = None,
+    origin: Origin = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the application as JSON.")] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an application: a fresh RSA-2048 key pair, or an imported Vonage application (--id, --public-key)."""
+    origins = parse_origins(origin)
     if public_key is None and private_key_out is None:
         raise typer.BadParameter("give --private-key-out FILE (new key pair) or --public-key FILE (import)")
     if app_id is not None:
@@ -128,7 +155,7 @@ def app_create(
         public_pem = read_public_key(public_key)
     else:
         private_pem, public_pem = generate_key_pair()
-    application = Application(app_id or str(uuid.uuid4()), name, public_pem, iso(SystemClock().now()))
+    application = Application(app_id or str(uuid.uuid4()), name, public_pem, iso(SystemClock().now()), origins)
 
     async def work(store: Store) -> None:
         await store.insert_application(application)
@@ -159,10 +186,41 @@ def app_list(
     if as_json:
         typer.echo(json.dumps([application_json(a) for a in found]))
         return
-    table = Table("id", "name", "created")
+    table = Table("id", "name", "created", "origins")
     for application in found:
-        table.add_row(application.id, application.name, application.created)
+        table.add_row(application.id, application.name, application.created, origins_text(application))
     Console().print(table)
+
+
+@apps.command("origins")
+def app_origins(
+    app_id: Annotated[str, typer.Argument(help="The application id.")],
+    origin: Origin = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Drop the application's own list: the server's "
+                                                        "PARLEY_CORS_ORIGINS applies again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the application as JSON.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set (--origin, repeatable) or clear (--clear) the browser origins allowed to use an application; without
+    either, show them. A running server applies a change within PARLEY_KEY_CACHE_SECONDS."""
+    origins = parse_origins(origin)
+    if origins is not None and clear:
+        raise typer.BadParameter("give --origin or --clear, not both")
+
+    async def work(store: Store) -> Application | None:
+        if origins is not None or clear:
+            await store.set_application_origins(app_id, origins)
+        return await store.application(app_id)
+
+    application = with_store(settings(data_dir, database_url), work)
+    if application is None:
+        err.print(f"[red]error:[/red] no application {app_id}")
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(application_json(application)))
+    else:
+        typer.echo(f"{application.id}: {origins_text(application)}")
 
 
 @apps.command("delete")

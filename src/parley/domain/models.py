@@ -15,6 +15,9 @@ class Application:
     name: str
     public_key_pem: str
     created: str
+    # The browser origins allowed to use this application (exact `scheme://host[:port]` or `*`); None: it has no
+    # list of its own and the server's applies.
+    origins: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

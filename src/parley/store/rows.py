@@ -33,11 +33,17 @@ def loads_object(text: str | None) -> JSON:
     return value if isinstance(value, dict) else {}
 
 
-APPLICATION_COLUMNS = "id, name, public_key_pem, created"
+APPLICATION_COLUMNS = "id, name, public_key_pem, created, origins"
 
 
 def application(row: Row) -> Application:
-    return Application(id=row[0], name=row[1], public_key_pem=row[2], created=row[3])
+    origins = loads(row[4])
+    return Application(id=row[0], name=row[1], public_key_pem=row[2], created=row[3],
+                       origins=None if origins is None else tuple(origins))
+
+
+def origins_value(origins: tuple[str, ...] | None) -> str | None:
+    return None if origins is None else dumps(list(origins))
 
 
 USER_COLUMNS = "u.seq, u.application_id, u.id, u.name, u.display_name, u.image_url, u.properties, u.channels, " \

@@ -171,8 +171,10 @@ class SQLStore(SQLMedia, SQLDevices):
     async def insert_application(self, application: Application) -> None:
         async with self._backend.transaction() as db:
             try:
-                await db.execute("INSERT INTO applications (id, name, public_key_pem, created) VALUES (?, ?, ?, ?)",
-                                 application.id, application.name, application.public_key_pem, application.created)
+                await db.execute(
+                    "INSERT INTO applications (id, name, public_key_pem, created, origins) VALUES (?, ?, ?, ?, ?)",
+                    application.id, application.name, application.public_key_pem, application.created,
+                    rows.origins_value(application.origins))
             except UniqueViolation as exc:
                 raise DomainError("application:error:duplicate-id", "An application with this id exists.") from exc
 
@@ -185,6 +187,11 @@ class SQLStore(SQLMedia, SQLDevices):
         found = await self._backend.read().fetch(
             f"SELECT {rows.APPLICATION_COLUMNS} FROM applications ORDER BY created, id")
         return [rows.application(row) for row in found]
+
+    async def set_application_origins(self, application_id: str, origins: tuple[str, ...] | None) -> bool:
+        async with self._backend.transaction() as db:
+            return await db.execute("UPDATE applications SET origins = ? WHERE id = ?",
+                                    rows.origins_value(origins), application_id) > 0
 
     async def delete_application(self, application_id: str) -> bool:
         async with self._backend.transaction() as db:

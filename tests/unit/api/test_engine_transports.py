@@ -11,8 +11,10 @@ import contextlib
 import json
 import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,11 +25,15 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
-from parley.api.cors import CORS, Origins
+from parley.api.cors import CORS, OriginPolicy, Origins
 from parley.api.socket.engine import MAX_PAYLOAD_BYTES, Engine, EngineConfig, EngineSocket
 from parley.api.socket.engineio import RECORD_SEPARATOR, Packet, PacketType, decode_payload, encode_payload
 from parley.api.socket.native import SOCKETS, Sockets, WebSocketProtocol
+from parley.app import open_store
+from parley.domain.models import Application
+from parley.settings import Settings
 
 
 @dataclass
@@ -75,13 +81,15 @@ def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
 
 
 @contextlib.asynccontextmanager
-async def serving(version: int, config: EngineConfig | None = None,
-                  origins: Origins | None = None) -> AsyncIterator[Served]:
+async def serving(version: int, config: EngineConfig | None = None, origins: Origins | None = None,
+                  policy: OriginPolicy | None = None) -> AsyncIterator[Served]:
     dialect = Echo(version)
     engine = Engine(dialect, config)
-    middleware = [Middleware(CORS, origins=origins)] if origins else []
+    checked = origins is not None or policy is not None
+    policy = policy or OriginPolicy(origins or Origins(["*"]), ttl=0)
+    middleware = [Middleware(CORS, policy=policy)] if checked else []
     routes = [Route("/e/", engine.http, methods=["GET", "POST"]), WebSocketRoute("/e/", engine.websocket)]
-    sockets = Sockets({"/e/": engine}, origins or Origins(["*"]))
+    sockets = Sockets({"/e/": engine}, policy)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Sockets]]:
@@ -375,6 +383,49 @@ async def test_websocket_origins_are_checked() -> None:
                                origin="https://evil.example"):  # type: ignore[arg-type]
                 pass
         assert refused.value.response.status_code == 403
+
+
+async def test_websocket_origins_of_applications_are_read_when_due(tmp_path: Path) -> None:
+    """An origin only an application's list allows: the union of the lists is read from the store before the
+    handshake is answered (`native.py` holds the handshake meanwhile)."""
+    store = await open_store(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'parley.db'}"))
+    try:
+        application = Application(str(uuid.uuid4()), "web", "key", "t", ("https://web.example",))
+        await store.insert_application(application)
+        policy = OriginPolicy(Origins([]), ttl=0, store=store)  # re-read at every handshake
+        async with serving(3, policy=policy) as served:
+            async with connect(served.ws_url("EIO=3&transport=websocket"), origin=Origin("https://web.example")) as ws:
+                assert str(await ws.recv()).startswith("0{")
+                assert served.dialect.sockets[-1].origin == "https://web.example"
+            for origin in ("https://evil.example", "https://web.example"):
+                with pytest.raises(InvalidStatus) as refused:
+                    async with connect(served.ws_url("EIO=3&transport=websocket"),
+                                       origin=Origin(origin)):
+                        pass
+                assert refused.value.response.status_code == 403
+                await store.set_application_origins(application.id, None)  # the web origin is refused next
+    finally:
+        await store.close()
+
+
+async def test_a_socket_carries_its_handshake_origin_to_the_dialect() -> None:
+    """The dialect checks a browser socket's origin against its token's application: the origin must reach it
+    from the websocket handshake (native and ASGI) and from the polling one; the server's own origin does not."""
+    async with serving(3, origins=Origins(["https://app.example"])) as served:
+        async with connect(served.ws_url("EIO=3&transport=websocket"), origin=Origin("https://app.example")) as ws:
+            assert str(await ws.recv()).startswith("0{")
+            assert served.dialect.sockets[-1].origin == "https://app.example"
+        own = served.url.removesuffix("/e/")
+        async with connect(served.ws_url("EIO=3&transport=websocket"), origin=Origin(own)) as ws:
+            assert str(await ws.recv()).startswith("0{")
+            assert served.dialect.sockets[-1].origin is None
+        async with httpx.AsyncClient() as client:
+            response = await client.get(served.url, params={"EIO": "3", "transport": "polling"},
+                                        headers={"Origin": "https://app.example"})
+            assert response.status_code == 200
+            assert served.dialect.sockets[-1].origin == "https://app.example"
+            await client.get(served.url, params={"EIO": "3", "transport": "polling"})
+            assert served.dialect.sockets[-1].origin is None
 
 
 async def test_polling_answers_carry_cors_headers_for_credentialed_xhr() -> None:

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from parley.api.cors import Origins
+from parley.api.cors import OriginPolicy, Origins
 from parley.api.socket import native
 from parley.api.socket.engine import MAX_PAYLOAD_BYTES, Engine
 from parley.api.socket.native import SOCKETS, Sockets, WebSocketProtocol
@@ -40,7 +40,7 @@ class Running:
 @contextlib.asynccontextmanager
 async def running(deflate: bool = False) -> AsyncIterator[Running]:
     dialect = Echo(3)
-    sockets = Sockets({"/e/": Engine(dialect)}, Origins(["*"]))
+    sockets = Sockets({"/e/": Engine(dialect)}, OriginPolicy(Origins(["*"]), ttl=0))
 
     async def other(websocket: WebSocket) -> None:  # an ASGI websocket route that is no socket endpoint
         await websocket.accept()

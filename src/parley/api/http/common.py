@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from parley.api.auth import Authenticator
+from parley.api.cors import cross_origin
 from parley.domain.errors import DomainError, invalid
 from parley.domain.limits import Limits
 from parley.domain.paging import Page, PageRequest, encode_cursor, page_request
@@ -103,8 +104,10 @@ class Context:
         self._public_url = public_url.rstrip("/") if public_url else None
 
     async def principal(self, request: Request) -> Principal:
-        return await self.authenticator.principal(
-            request.headers.get("authorization"), request.method, request.scope["path"])
+        headers = request.headers
+        origin = cross_origin(headers.get("origin"), headers.get("host"), request.scope.get("scheme", "http"))
+        return await self.authenticator.principal(headers.get("authorization"), request.method,
+                                                  request.scope["path"], origin)
 
     def base_url(self, request: Request) -> str:
         """Links are absolute (the Node clients parse `_links.next.href` with `new URL`)."""

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from parley.api.cors import cross_origin
 from parley.api.socket.engineio import Packet, PacketType, ProtocolError, decode_packet, encode_packet
 from parley.api.socket.polling import EngineError, Polling, engine_error, serve_polling
 from parley.realtime.hub import Outbox
@@ -66,12 +67,17 @@ class Dialect(Protocol):
 
 
 class EngineSocket:
-    """One Engine.IO session. `push` queues a whole frame on whichever transport carries the session."""
+    """One Engine.IO session. `push` queues a whole frame on whichever transport carries the session.
+
+    `origin` is the `Origin` of the handshake that opened it when that is not the server's own: the dialect
+    checks it against the application of the token it gets (`Authenticator.session`)."""
 
     def __init__(self, version: int, write: Callable[[str], None],
-                 ping_interval_ms: int = PING_INTERVAL_MS, ping_timeout_ms: int = PING_TIMEOUT_MS) -> None:
+                 ping_interval_ms: int = PING_INTERVAL_MS, ping_timeout_ms: int = PING_TIMEOUT_MS,
+                 origin: str | None = None) -> None:
         self.id = str(uuid.uuid4())
         self.version = version
+        self.origin = origin
         self.ping_interval_ms = ping_interval_ms
         self.ping_timeout_ms = ping_timeout_ms
         self._write = write
@@ -137,9 +143,10 @@ class Engine:
         return self.dialect.engine_version
 
     async def open(self, write: Callable[[str], None], query: Mapping[str, str],
-                   upgrades: list[str] | None = None) -> Session:
+                   upgrades: list[str] | None = None, origin: str | None = None) -> Session:
         """A new session: its open packet queued, the dialect told, the heartbeat started."""
-        socket = EngineSocket(self.version, write, self.config.ping_interval_ms, self.config.ping_timeout_ms)
+        socket = EngineSocket(self.version, write, self.config.ping_interval_ms, self.config.ping_timeout_ms,
+                              origin)
         socket.push(socket.opening(upgrades))
         session = Session(socket, await self.dialect.connected(socket, query))
         self.sessions[socket.id] = session
@@ -196,11 +203,12 @@ class Engine:
             return EngineError.BAD_REQUEST
         return None
 
-    def carry(self, link: Link, query: Mapping[str, str]) -> Carrier:
-        """An admitted websocket, accepted: it opens a new session or starts upgrading one."""
+    def carry(self, link: Link, query: Mapping[str, str], origin: str | None = None) -> Carrier:
+        """An admitted websocket, accepted: it opens a new session or starts upgrading one (which keeps the
+        origin of its polling handshake)."""
         sid = query.get("sid")
         if sid is None:
-            return Carrier.opening(self, link, query)
+            return Carrier.opening(self, link, query, origin)
         return Carrier.upgrading(self, link, self.sessions[sid])
 
     async def websocket(self, websocket: WebSocket) -> None:
@@ -213,7 +221,9 @@ class Engine:
             return
         await websocket.accept()
         outbox = Outbox(_sender(websocket), overflow=lambda: asyncio.ensure_future(_close(websocket)))
-        carrier = self.carry(_AsgiLink(websocket, outbox), query)
+        headers = websocket.headers
+        origin = cross_origin(headers.get("origin"), headers.get("host"), websocket.scope.get("scheme", "ws"))
+        carrier = self.carry(_AsgiLink(websocket, outbox), query, origin)
         try:
             while carrier.stage is not Stage.ENDED:
                 carrier.received(await _receive(websocket))
@@ -266,9 +276,9 @@ class Carrier:
         self._held = False  # reading paused: a client sending faster than its messages are handled
 
     @classmethod
-    def opening(cls, engine: Engine, link: Link, query: Mapping[str, str]) -> Carrier:
+    def opening(cls, engine: Engine, link: Link, query: Mapping[str, str], origin: str | None) -> Carrier:
         carrier = cls(engine, link, Stage.OPENING, None)
-        carrier._worker = asyncio.ensure_future(carrier._open(dict(query)))
+        carrier._worker = asyncio.ensure_future(carrier._open(dict(query), origin))
         return carrier
 
     @classmethod
@@ -320,8 +330,8 @@ class Carrier:
         if self._worker is None:  # else the worker ends the session once the messages received are handled
             self._worker = asyncio.ensure_future(self._close_session())
 
-    async def _open(self, query: dict[str, str]) -> None:
-        self.session = await self.engine.open(self.link.send, query)
+    async def _open(self, query: dict[str, str], origin: str | None) -> None:
+        self.session = await self.engine.open(self.link.send, query, origin=origin)
         if self.stage is Stage.OPENING:
             self.stage = Stage.CARRYING
             self._watch()

@@ -180,7 +180,7 @@ class LegacyDialect:
         return reply_type, {"rid": rid, **reply}
 
     async def _login(self, session: Session, request: dict[str, Any]) -> Reply:
-        grant = await self._auth.session(_token(request), "/v1/sessions")
+        grant = await self._auth.session(_token(request), "/v1/sessions", session.socket.origin)
         session.log_in(grant)
         assert grant.principal.user is not None
         user = grant.principal.user
@@ -190,7 +190,7 @@ class LegacyDialect:
         """Extend a live session with a new token of the same user (also revives one whose token expired)."""
         if session.user_id == "":
             raise DomainError("session:invalid", "Log in first (session:login).")
-        grant = await self._auth.session(_token(request), "/v1/sessions")
+        grant = await self._auth.session(_token(request), "/v1/sessions", session.socket.origin)
         user = grant.principal.user
         assert user is not None
         if (grant.principal.application_id, user.id) != (session.application_id, session.user_id):

@@ -32,7 +32,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
-from parley.api.cors import Origins, own_origin
+from parley.api.cors import OriginPolicy, cross_origin, own_origin
 from parley.api.socket.engine import Carrier, Engine
 from parley.api.socket.polling import MESSAGES, EngineError
 
@@ -47,7 +47,7 @@ class Sockets:
     """What the protocol serves: the Engine of each socket path, and the origins allowed to open sockets."""
 
     engines: Mapping[str, Engine]
-    origins: Origins
+    origins: OriginPolicy
 
 
 class _FrameCache:
@@ -74,8 +74,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
     It is also the `Link` its `Carrier` writes to."""
 
-    __slots__ = ("_closer", "_delegate", "_fragments", "app_state", "carrier", "config", "conn", "deflate", "open",
-                 "server_state", "transport")
+    __slots__ = ("_admitting", "_closer", "_delegate", "_fragments", "app_state", "carrier", "config", "conn",
+                 "deflate", "open", "server_state", "transport")
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -93,6 +93,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._fragments: tuple[Opcode, list[bytes]] | None = None  # a message arriving in several frames
         self._closer: asyncio.TimerHandle | None = None
         self._delegate: asyncio.Protocol | None = None  # uvicorn's protocol, serving a path that is no endpoint
+        self._admitting: asyncio.Future[None] | None = None  # a handshake waiting for its origin to be checked
 
     # asyncio.Protocol
 
@@ -193,29 +194,66 @@ class WebSocketProtocol(asyncio.Protocol):
             self._hand_over(raw)
             return False
         assert isinstance(sockets, Sockets)
-        headers = request.headers
-        origin = headers.get("Origin")
-        scheme = "https" if self.transport is not None and self.transport.get_extra_info("sslcontext") else "http"
-        if origin is not None and not sockets.origins.allows(origin, own_origin(headers.get("Host"), scheme)):
-            self._refuse(self.conn.reject(403, "This origin may not open sockets (PARLEY_CORS_ORIGINS).\n"))
-            return True
         query = dict(parse_qsl(query_string, keep_blank_values=True))
+        host = request.headers.get("Host")
+        scheme = "https" if self.transport is not None and self.transport.get_extra_info("sslcontext") else "http"
+        origin = cross_origin(request.headers.get("Origin"), host, scheme)  # None: not a browser, or same-origin
+        if origin is None:
+            self._open(request, engine, query, None)
+            return True
+        own = own_origin(host, scheme)
+        allowed = sockets.origins.cached(origin, own)
+        if allowed is None:  # the applications' lists are due to be re-read: decide once they are
+            assert self.transport is not None
+            self.transport.pause_reading()
+            self._admitting = asyncio.ensure_future(
+                self._admit_origin(sockets.origins, request, engine, query, origin, own))
+        elif allowed:
+            self._open(request, engine, query, origin)
+        else:
+            self._refuse_origin()
+        return True
+
+    async def _admit_origin(self, policy: OriginPolicy, request: Request, engine: Engine, query: dict[str, str],
+                            origin: str, own: str | None) -> None:
+        try:
+            allowed = await policy.allows(origin, own)
+        except Exception:  # e.g. the database busy: refused, the client retries
+            log.exception("websocket origin check failed")
+            allowed = False
+        self._admitting = None
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.resume_reading()
+        if allowed:
+            self._open(request, engine, query, origin)
+        else:
+            self._refuse_origin()
+        self._flush()
+
+    def _refuse_origin(self) -> None:
+        self._refuse(self.conn.reject(403, "This origin may not open sockets (PARLEY_CORS_ORIGINS, "
+                                           "parley app origins).\n"))
+
+    def _open(self, request: Request, engine: Engine, query: dict[str, str], origin: str | None) -> None:
+        """Accept an admitted handshake (or refuse it with engine.io's error) and start carrying its session;
+        `origin`: the handshake's, when it is not the server's own."""
         refusal = engine.admit(query)
         if refusal is not None:
             self._refuse(_engine_error(self.conn, refusal))
-            return True
+            return
         response = self.conn.accept(request)
         if response.status_code != 101:  # not a valid websocket handshake
             self._refuse(response)
-            return True
+            return
         self.conn.send_response(response)
         self.open = True
         self.deflate = bool(self.conn.extensions)
         # websockets' parser keeps the handshake request for the connection's life; nothing reads it again
-        headers.clear()
+        request.headers.clear()
         self._flush()
-        self.carrier = engine.carry(self, query)
-        return True
+        self.carrier = engine.carry(self, query, origin)
 
     def _refuse(self, response: Response) -> None:
         self.conn.send_response(response)  # a non-101 answer: websockets ends the connection after it

@@ -28,6 +28,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from parley.api.cors import cross_origin
 from parley.api.socket.engineio import Packet, PacketType, ProtocolError, decode_payload, encode_packet, join_frames
 from parley.realtime.hub import MAX_BACKLOG
 
@@ -144,7 +145,9 @@ async def serve_polling(engine: Engine, request: Request) -> Response:
 
 async def _handshake(engine: Engine, request: Request, query: Mapping[str, str]) -> Response:
     polling = Polling(engine.version)
-    session = await engine.open(polling.write, query, upgrades=["websocket"])
+    headers = request.headers
+    origin = cross_origin(headers.get("origin"), headers.get("host"), request.scope.get("scheme", "http"))
+    session = await engine.open(polling.write, query, upgrades=["websocket"], origin=origin)
     session.polling = polling
     session.tasks.append(asyncio.ensure_future(_expire(engine, session, polling)))
     frames, polling.frames = polling.frames, []

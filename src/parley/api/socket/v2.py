@@ -288,7 +288,7 @@ class V2Dialect:
 
     async def connected(self, socket: EngineSocket, query: Mapping[str, str]) -> SocketSession:
         try:
-            principal, expires = await self.login(query.get("token", ""))
+            principal, expires = await self.login(query.get("token", ""), socket.origin)
         except DomainError as error:
             return SocketSession(socket, self, None, error)
         except Exception:  # refused like a bad token, rather than dropped without a word
@@ -318,11 +318,12 @@ class V2Dialect:
                               f"A user may have at most {MAX_SESSIONS_PER_USER} open sessions.")
         idle[0].end()
 
-    async def login(self, token: str) -> tuple[Principal, float]:
-        """A user token's principal and the time its session expires (skew allowance included)."""
+    async def login(self, token: str, origin: str | None) -> tuple[Principal, float]:
+        """A user token's principal and the time its session expires (skew allowance included); `origin`, the
+        socket's (when not the server's own), must be one the token's application allows."""
         if not token:
             raise DomainError("system:error:invalid-token", "The handshake query has no token.")
-        grant = await self._auth.session(token, LOGIN_PATH)
+        grant = await self._auth.session(token, LOGIN_PATH, origin)
         return grant.principal, grant.expires
 
     def _resumable(self, principal: Principal, session_id: str | None) -> ClientSession | None:
@@ -346,7 +347,7 @@ class V2Dialect:
 
     async def update_token(self, session: ClientSession, token: str) -> None:
         """A fresh token for the session's own user extends it (socket `session:update-token` or REST)."""
-        principal, expires = await self.login(token)
+        principal, expires = await self.login(token, session.socket.origin if session.socket else None)
         if principal.application_id != session.application_id or _user_id(principal) != session.user_id:
             raise DomainError("system:error:invalid-token", "The token is not for this session's user.")
         session.principal = principal
