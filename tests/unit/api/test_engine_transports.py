@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -19,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
@@ -34,6 +32,7 @@ from parley.api.socket.native import SOCKETS, Sockets, WebSocketProtocol
 from parley.app import open_store
 from parley.domain.models import Application
 from parley.settings import Settings
+from tests.unit.api.loopback import uvicorn_on_loopback
 
 
 @dataclass
@@ -96,19 +95,9 @@ async def serving(version: int, config: EngineConfig | None = None, origins: Ori
         yield {SOCKETS: sockets} if STACK == "native" else {}
 
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
     ws: Any = WebSocketProtocol if STACK == "native" else "websockets-sansio"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1,
-                                           ws=ws, ws_max_size=MAX_PAYLOAD_BYTES))
-    task = asyncio.ensure_future(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield Served(f"http://127.0.0.1:{sock.getsockname()[1]}/e/", engine, dialect)
-    finally:
-        server.should_exit = True
-        await task
+    async with uvicorn_on_loopback(app, lifespan="on", ws=ws, ws_max_size=MAX_PAYLOAD_BYTES) as (_, port):
+        yield Served(f"http://127.0.0.1:{port}/e/", engine, dialect)
 
 
 async def handshake(client: httpx.AsyncClient, served: Served, version: int) -> tuple[str, list[Packet]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,6 +21,7 @@ from parley.api.cors import OriginPolicy, Origins
 from parley.api.socket import native
 from parley.api.socket.engine import MAX_PAYLOAD_BYTES, Engine
 from parley.api.socket.native import SOCKETS, Sockets, WebSocketProtocol
+from tests.unit.api.loopback import uvicorn_on_loopback
 from tests.unit.api.test_engine_transports import Echo
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -52,19 +52,9 @@ async def running(deflate: bool = False) -> AsyncIterator[Running]:
         yield {SOCKETS: sockets}
 
     app = Starlette(routes=[WebSocketRoute("/other", other)], lifespan=lifespan)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1,
-                                           ws=WebSocketProtocol, ws_max_size=MAX_PAYLOAD_BYTES,
-                                           ws_per_message_deflate=deflate))
-    task = asyncio.ensure_future(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield Running(f"ws://127.0.0.1:{sock.getsockname()[1]}", server, dialect)
-    finally:
-        server.should_exit = True
-        await task
+    async with uvicorn_on_loopback(app, ws=WebSocketProtocol, ws_max_size=MAX_PAYLOAD_BYTES,
+                                   ws_per_message_deflate=deflate) as (server, port):
+        yield Running(f"ws://127.0.0.1:{port}", server, dialect)
 
 
 async def opened(ws: ClientConnection) -> None:
