@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import sys
 import uuid
@@ -26,7 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from parley.api.cors import CORS, OriginPolicy, Origins
-from parley.api.socket.engine import MAX_PAYLOAD_BYTES, Engine, EngineConfig, EngineSocket
+from parley.api.socket.engine import HOLD_AT, MAX_PAYLOAD_BYTES, Carrier, Engine, EngineConfig, EngineSocket
 from parley.api.socket.engineio import RECORD_SEPARATOR, Packet, PacketType, decode_payload, encode_payload
 from parley.api.socket.native import SOCKETS, Sockets, WebSocketProtocol
 from parley.app import open_store
@@ -435,3 +436,31 @@ async def test_polling_answers_carry_cors_headers_for_credentialed_xhr() -> None
 def test_engine_config_defaults_match_the_handshake() -> None:
     assert EngineConfig().ping_interval_ms == 25_000
     assert decode_payload(encode_payload([Packet(PacketType.NOOP)], 3), 3) == [Packet(PacketType.NOOP)]
+
+
+async def test_a_socket_whose_messages_wait_stops_reading_them() -> None:
+    """A client sending faster than its messages are handled: the socket holds at most about HOLD_AT of them (both
+    stacks; the ASGI one used to receive on and queue every one)."""
+    async with serving(3) as served:
+        gate = asyncio.Event()
+        handled: list[str] = []
+
+        async def slow(self: EchoHandler, data: str) -> None:
+            await gate.wait()
+            handled.append(data)
+            self.socket.send("echo:" + data)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(EchoHandler, "message", slow)
+            async with connect(served.ws_url("EIO=3&transport=websocket")) as ws:
+                assert str(await ws.recv()).startswith("0{")
+                for index in range(200):  # one at a time: what the server reads at once it handles
+                    await ws.send(f"4m{index}")
+                    await asyncio.sleep(0.005)
+                await asyncio.sleep(0.2)
+                carriers = [o for o in gc.get_objects() if type(o) is Carrier and o.engine is served.engine]
+                waiting = [len(c._inbox or ()) for c in carriers]
+                assert len(carriers) == 1 and HOLD_AT <= waiting[0] <= HOLD_AT + 1, waiting
+                gate.set()
+                answers = [await ws.recv() for _ in range(200)]
+                assert answers == [f"4echo:m{index}" for index in range(200)]

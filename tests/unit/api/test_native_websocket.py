@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -137,3 +138,17 @@ async def test_a_server_shutdown_closes_sockets_with_1012() -> None:
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+
+
+async def test_a_ping_read_with_the_clients_close_frame_is_not_answered_on_a_compressed_socket(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async with running(deflate=True) as served, connect(served.ws()) as ws:
+        await opened(ws)
+        ws.protocol.send_text(b"2")  # protocol 3: the server answers `3`, but the close frame comes in the same packet
+        ws.protocol.send_close(1000)
+        ws.send_data()
+        await asyncio.wait_for(ws.wait_closed(), 5)
+        await asyncio.sleep(0.05)
+        assert len(served.dialect.closed) == 1
+    failures = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert failures == []  # was: "protocol.data_received() call failed" (websockets' InvalidState)

@@ -223,9 +223,11 @@ class Engine:
         outbox = Outbox(_sender(websocket), overflow=lambda: asyncio.ensure_future(_close(websocket)))
         headers = websocket.headers
         origin = cross_origin(headers.get("origin"), headers.get("host"), websocket.scope.get("scheme", "ws"))
-        carrier = self.carry(_AsgiLink(websocket, outbox), query, origin)
+        link = _AsgiLink(websocket, outbox)
+        carrier = self.carry(link, query, origin)
         try:
             while carrier.stage is not Stage.ENDED:
+                await link.readable.wait()  # not while the carrier holds too many messages (HOLD_AT)
                 carrier.received(await _receive(websocket))
         except WebSocketDisconnect:
             pass
@@ -422,12 +424,14 @@ class Carrier:
 
 
 class _AsgiLink:
-    __slots__ = ("_closing", "_outbox", "_websocket")
+    __slots__ = ("_closing", "_outbox", "_websocket", "readable")
 
     def __init__(self, websocket: WebSocket, outbox: Outbox) -> None:
         self._websocket = websocket
         self._outbox = outbox
         self._closing: asyncio.Future[None] | None = None
+        self.readable = asyncio.Event()  # cleared while the carrier holds: `Engine.websocket` stops receiving
+        self.readable.set()
 
     def send(self, frame: str) -> None:
         self._outbox.push(frame)
@@ -435,9 +439,15 @@ class _AsgiLink:
     def close(self) -> None:
         if self._closing is None:
             self._closing = asyncio.ensure_future(_close(self._websocket))
+        self.readable.set()  # a held socket that ends is read until its disconnect
 
     def hold(self, holding: bool) -> None:
-        pass  # uvicorn's ASGI websocket stops reading by itself while the application has not received
+        # Only the receive loop can stop reading here (uvicorn's ASGI websocket stops reading its client while
+        # the application does not receive): without it the carrier's inbox grew without bound
+        if holding:
+            self.readable.clear()
+        else:
+            self.readable.set()
 
 
 async def _receive(websocket: WebSocket) -> str | None:

@@ -30,6 +30,7 @@ from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from parley.api.cors import OriginPolicy, cross_origin, own_origin
@@ -160,6 +161,11 @@ class WebSocketProtocol(asyncio.Protocol):
         if not self.open or transport is None:
             return
         if self.deflate:
+            # websockets refuses to frame anything once the client's close frame (or a protocol error) has been
+            # read, which happens before `_flush` marks the socket closed: a frame pushed by a message that came
+            # in the same packet (a protocol 3 ping's pong) is dropped, as any write to a closing socket
+            if self.conn.state is not State.OPEN:
+                return
             self.conn.send_text(frame.encode())
             self._flush()
         else:
