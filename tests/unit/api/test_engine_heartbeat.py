@@ -96,3 +96,18 @@ async def test_a_client_that_stops_answering_is_closed() -> None:
     assert message == {"type": "websocket.close", "code": 1000, "reason": ""}
     await client.server
     assert dialect.handlers[0].was_closed
+
+
+class FailingDialect(EchoDialect):
+    async def connected(self, socket: EngineSocket, query: Mapping[str, str]) -> Handler:
+        raise RuntimeError("a dialect bug")
+
+
+async def test_a_dialect_failing_to_open_a_session_closes_only_that_socket() -> None:
+    client = Client(FailingDialect(), "EIO=4&transport=websocket")
+    assert (await client.receive())["type"] == "websocket.accept"
+    message = await client.receive()
+    while message["type"] == "websocket.send":  # the open packet goes out before the dialect is asked
+        message = await client.receive()
+    assert message == {"type": "websocket.close", "code": 1000, "reason": ""}
+    await asyncio.wait_for(client.server, 5)

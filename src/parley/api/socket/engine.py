@@ -333,7 +333,14 @@ class Carrier:
             self._worker = asyncio.ensure_future(self._close_session())
 
     async def _open(self, query: dict[str, str], origin: str | None) -> None:
-        self.session = await self.engine.open(self.link.send, query, origin=origin)
+        try:
+            self.session = await self.engine.open(self.link.send, query, origin=origin)
+        except Exception:  # a dialect's bug: this socket ends, the server goes on
+            log.exception("Engine.IO session could not be opened: the socket is closed")
+            self._worker = None
+            self._inbox = None
+            self._end()
+            return
         if self.stage is Stage.OPENING:
             self.stage = Stage.CARRYING
             self._watch()
