@@ -173,14 +173,10 @@ class Engine:
 
     async def received(self, session: Session, packet: Packet) -> bool:
         """Handle one Engine.IO packet from the client; False when the client closed the session."""
-        socket = session.socket
-        if packet.type is PacketType.PING and socket.version < 4:  # protocol 3: the client pings
-            socket.push(encode_packet(Packet(PacketType.PONG, packet.data)))
-        elif packet.type is PacketType.CLOSE:
-            return False
-        elif packet.type is PacketType.MESSAGE:
+        if packet.type is PacketType.MESSAGE:
             await session.handler.message(packet.data)
-        return True  # protocol 4 pongs only prove the client is alive, which receiving anything does
+            return True
+        return control(session, packet)
 
     async def http(self, request: Request) -> Response:
         """The polling transport: a GET without `sid` opens a session, then GETs poll and POSTs carry packets."""
@@ -304,21 +300,19 @@ class Carrier:
             packet = decode_packet(frame)
         except ProtocolError:
             return  # not Engine.IO at all: ignore it and keep the socket
-        if packet.type is PacketType.MESSAGE:
-            inbox = self._inbox
-            if inbox is None:
-                inbox = self._inbox = deque()
-            inbox.append(packet.data)
-            if len(inbox) >= HOLD_AT and not self._held:
-                self._held = True
-                self.link.hold(True)
-            if self._worker is None:
-                self._worker = asyncio.ensure_future(self._work())
-        elif packet.type is PacketType.CLOSE:
-            self._end()
-        elif packet.type is PacketType.PING and self.engine.version < 4 and self.session is not None:
-            self.session.socket.push(encode_packet(Packet(PacketType.PONG, packet.data)))  # protocol 3 pings
-        # protocol 4 pongs only prove the client is alive, which receiving anything does
+        if packet.type is not PacketType.MESSAGE:
+            if not control(self.session, packet):
+                self._end()
+            return
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = deque()
+        inbox.append(packet.data)
+        if len(inbox) >= HOLD_AT and not self._held:
+            self._held = True
+            self.link.hold(True)
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._work())
 
     def lost(self) -> None:
         """The websocket is gone, whichever side closed it."""
@@ -351,7 +345,7 @@ class Carrier:
         try:
             inbox = self._inbox
             while inbox and self.session is not None:
-                await self.engine.received(self.session, Packet(PacketType.MESSAGE, inbox.popleft()))
+                await self.session.handler.message(inbox.popleft())
                 if self._held and len(inbox) <= RELEASE_AT:
                     self._held = False
                     self.link.hold(False)
@@ -490,6 +484,17 @@ async def _refuse(websocket: WebSocket, error: EngineError) -> None:
         await websocket.send_denial_response(engine_error(error))
     except RuntimeError:
         await websocket.close(code=1008)
+
+
+def control(session: Session | None, packet: Packet) -> bool:
+    """A packet other than a message, on either transport: protocol 3 pings are answered (a session still opening
+    has nothing to answer with); False for the client's close. Protocol 4 pongs need nothing: receiving anything
+    proves the client alive."""
+    if packet.type is PacketType.CLOSE:
+        return False
+    if packet.type is PacketType.PING and session is not None and session.socket.version < 4:
+        session.socket.push(encode_packet(Packet(PacketType.PONG, packet.data)))
+    return True
 
 
 def _keep_pinging(session: Session) -> None:
