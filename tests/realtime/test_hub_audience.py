@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,31 +18,12 @@ from parley.domain.ports import Store
 from parley.realtime.hub import HOLD_BACK_S, Hub
 from parley.settings import Settings
 from tests.conftest import Api, KeyPair
+from tests.hub_doubles import RecordingSocket
 
 
 def describe(event: Event) -> str:
     text = event.body.get("text")
     return f"{event.type} {text}" if text else event.type
-
-
-@dataclass(eq=False)
-class Socket:
-    """A connected client as the hub sees it: what was pushed to it, in order."""
-
-    application_id: str
-    user_id: str
-    frames: list[str] = field(default_factory=list)
-
-    @property
-    def encoder(self) -> Any:
-        return describe
-
-    def push(self, frame: str) -> None:
-        self.frames.append(frame)
-
-    def take(self) -> list[str]:
-        taken, self.frames = self.frames, []
-        return taken
 
 
 class CountingStore:
@@ -67,9 +48,9 @@ class Wired:
     store: CountingStore
     other: Api  # the same database through another process's services and hub, which this hub never hears of
 
-    async def socket(self, name: str) -> tuple[Socket, str]:
+    async def socket(self, name: str) -> tuple[RecordingSocket, str]:
         user = await self.api.user(name)
-        socket = Socket(self.api.application_id, user["id"])
+        socket = RecordingSocket(self.api.application_id, user["id"], encoder=describe)
         self.hub.attach(socket)
         return socket, user["id"]
 
@@ -86,7 +67,7 @@ async def wired(store: Store, settings: Settings, application: Application, keys
         yield Wired(Api(client, keys, application.id), hub, counting, Api(client2, keys, application.id))
 
 
-async def chat(w: Wired) -> tuple[str, str, Socket]:
+async def chat(w: Wired) -> tuple[str, str, RecordingSocket]:
     """A conversation with alice joined (and connected)."""
     alice, _ = await w.socket("alice")
     cid = (await w.api.conversation("chat"))["id"]
