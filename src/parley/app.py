@@ -15,7 +15,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket
 
 from parley.api.auth import Authenticator
 from parley.api.cors import CORS, OriginPolicy, Origins
@@ -98,14 +97,10 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
     registry = SessionRegistry()
     v2 = Engine(V2Dialect(authenticator, hub, registry))
 
-    async def rtc(websocket: WebSocket) -> None:
-        await legacy.websocket(websocket)
-
-    async def v2_rtc(websocket: WebSocket) -> None:
-        await v2.websocket(websocket)
-
+    # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash.
+    endpoints = {"/rtc/": legacy, "/rtc": legacy, "/v2/rtc/": v2, "/v2/rtc": v2}
     if sockets is not None:
-        sockets.update({"/rtc/": legacy, "/rtc": legacy, "/v2/rtc/": v2, "/v2/rtc": v2})
+        sockets.update(endpoints)
 
     # Routes are matched in order and none overlap: the busiest (events) go first.
     return [
@@ -120,16 +115,10 @@ def http_routes(store: Store, settings: Settings, svc: Services, hub: Hub | None
         *beta.routes(ctx, inapp),
         Route("/health", health, methods=["GET"]),
         *docs.routes(),
-        # socket.io-client 2.x asks for `<path>/`; the Android SDK's path already ends in a slash. An HTTP route
-        # never matches a websocket handshake nor the reverse, so each path has one of each: polling, websocket.
-        Route("/rtc/", legacy.http, methods=["GET", "POST"]),
-        Route("/rtc", legacy.http, methods=["GET", "POST"]),
-        WebSocketRoute("/rtc/", rtc),
-        WebSocketRoute("/rtc", rtc),
-        Route("/v2/rtc/", v2.http, methods=["GET", "POST"]),
-        Route("/v2/rtc", v2.http, methods=["GET", "POST"]),
-        WebSocketRoute("/v2/rtc/", v2_rtc),
-        WebSocketRoute("/v2/rtc", v2_rtc),
+        # An HTTP route never matches a websocket handshake nor the reverse, so each socket path has one of each:
+        # polling, websocket.
+        *(Route(path, engine.http, methods=["GET", "POST"]) for path, engine in endpoints.items()),
+        *(WebSocketRoute(path, engine.websocket) for path, engine in endpoints.items()),
     ]
 
 

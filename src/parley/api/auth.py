@@ -240,7 +240,7 @@ class Authenticator:
         """A socket login: the token's user, its ACL (checked on every later request of the session) and the
         time after which the session has expired. `origin`: the socket's, when not the server's own."""
         claims = await self.claims(token)
-        principal = await self.principal(f"Bearer {token}", "GET", path, origin)
+        principal = await self._principal(claims, "GET", path, origin)
         if principal.user is None:
             raise invalid_token("A session token names its user in the sub claim.")
         return SessionGrant(principal, claims.acl, claims.expires + self._skew)
@@ -248,7 +248,9 @@ class Authenticator:
     async def principal(self, authorization: str | None, method: str, path: str,
                         origin: str | None = None) -> Principal:
         """The caller; `origin`: the request's `Origin` when it is not the server's own (`cors.cross_origin`)."""
-        claims = await self.claims(bearer_token(authorization))
+        return await self._principal(await self.claims(bearer_token(authorization)), method, path, origin)
+
+    async def _principal(self, claims: Claims, method: str, path: str, origin: str | None) -> Principal:
         if not path_allowed(claims.acl, "GET" if method == "HEAD" else method, path):
             raise forbidden("The token's ACL does not allow this request.")
         if origin is not None:

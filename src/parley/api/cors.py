@@ -109,11 +109,6 @@ def cross_origin(origin: str | None, host: str | None, scheme: str) -> str | Non
     return origin
 
 
-def _scope_origin(scope: Scope) -> str | None:
-    scheme = str(scope.get("scheme", "http"))
-    return own_origin(Headers(scope=scope).get("host"), scheme)
-
-
 class OriginPolicy:
     """Which origins get CORS treatment before authentication: the server's list, or any application's own.
 
@@ -167,7 +162,7 @@ class CORS:
         if origin is None:
             await self.app(scope, receive, send)
             return
-        allowed = await self.policy.allows(origin, _scope_origin(scope))
+        allowed = await self.policy.allows(origin, own_origin(headers.get("host"), str(scope.get("scheme", "http"))))
         if scope["type"] == "websocket":
             if allowed:
                 await self.app(scope, receive, send)

@@ -38,7 +38,7 @@ class EchoDialect:
 
 
 class Client:
-    """The client end of one ASGI websocket served by `serve_websocket`."""
+    """The client end of one ASGI websocket served by `Engine.websocket`."""
 
     def __init__(self, dialect: EchoDialect, query: str) -> None:
         self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

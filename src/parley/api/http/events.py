@@ -40,12 +40,8 @@ def idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
     return optional_str(body, "client_ref", MAX_KEY_CHARS) or None
 
 
-def as_stored(event: Event) -> Event:
-    return event
-
-
 def routes(ctx: Context, events: EventService, envelope_mode: str, prefix: str = "/v1",
-           present: Callable[[Event], Event] = as_stored, filters: Sequence[str] = FILTERS,
+           present: Callable[[Event], Event] = lambda event: event, filters: Sequence[str] = FILTERS,
            receipt_state: bool = False, names: TypeNames | None = None) -> list[Route]:
     """`present` names events for the clients of this prefix (v1 shows them as they were sent), and `names`
     makes `event_type` filters match those names; `receipt_state`: listed messages carry their receipts as
