@@ -79,7 +79,7 @@ def event(stored: Event) -> dict[str, Any]:
     payload: dict[str, Any] = {"type": e.type, "cid": e.conversation_id, "body": e.body, "timestamp": e.timestamp}
     if e.id:
         payload = {"id": e.id, **payload}
-    if e.state is not None:  # receipt maps, where the reader asked for them (`EventService.with_state`)
+    if e.state is not None:  # receipt maps, where the reader asked for them (`EventService.history(receipts=True)`)
         payload["state"] = e.state
     sender = e.from_member
     if e.type.startswith("member:"):

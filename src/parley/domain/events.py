@@ -342,14 +342,14 @@ class EventService:
         return event
 
     async def list(self, principal: Principal, conversation_id: str, request: PageRequest,
-                   names: TypeNames | None = None) -> Page[Event]:
-        return (await self.history(principal, conversation_id, request, names)).page
+                   names: TypeNames | None = None, receipts: bool = False) -> Page[Event]:
+        return (await self.history(principal, conversation_id, request, names, receipts)).page
 
     async def history(self, principal: Principal, conversation_id: str, request: PageRequest,
-                      names: TypeNames | None = None) -> History:
+                      names: TypeNames | None = None, receipts: bool = False) -> History:
         """A page of events, plus whether the range asked for could be served in full: a reader whose
         membership ended sees history only up to its leave, and a catching-up client must be told so rather
-        than silently get less."""
+        than silently get less. `receipts`: each text/image/message carries its receipt maps (`state`)."""
         conversation, member = await readable_conversation(self._store, principal, conversation_id)
         limit = history_limit(member)
         filter = event_filter(request.filters, limit, names)
@@ -357,29 +357,25 @@ class EventService:
             principal.application_id, conversation_id, request.scan(), filter)
         asked = filter.end_id or conversation.last_event_id
         cut = limit is not None and asked > limit
-        return History(paginate(rows, request, lambda event: event.id), conversation.last_event_id,
-                       served_up_to=limit if cut else None)
+        page = paginate(rows, request, lambda event: event.id)
+        if receipts:
+            left_at = member.left_at if member is not None and member.state is MemberState.LEFT else None
+            page = dataclasses.replace(page, items=await self._with_state(
+                principal.application_id, conversation_id, page.items, left_at))
+        return History(page, conversation.last_event_id, served_up_to=limit if cut else None)
 
-    async def with_state(self, principal: Principal, conversation_id: str, events: Sequence[Event]
-                         ) -> Sequence[Event]:
-        """The events, each text/image/message carrying its receipt maps (`state`): for a reader who left, the
-        receipts given until its leave (like the history, the maps stop there)."""
+    async def _with_state(self, application_id: str, conversation_id: str, events: Sequence[Event],
+                          until: str | None) -> Sequence[Event]:
+        """The events, each text/image/message carrying its receipt maps: for a reader who left (`until`, its
+        leave), the receipts given until then (like the history, the maps stop there)."""
         content = [e.id for e in events if e.type in CONTENT_TYPES]
         maps: dict[int, dict[str, dict[str, str]]] = {i: {} for i in content}
-        until = await self._left_at(principal, conversation_id) if content else None
-        for receipt in await self._store.receipts(principal.application_id, conversation_id, content):
+        for receipt in await self._store.receipts(application_id, conversation_id, content):
             field = RECEIPT_FIELDS.get(receipt.kind)
             if field is not None and (until is None or receipt.timestamp <= until):
                 maps[receipt.event_id].setdefault(field, {})[receipt.member_id] = receipt.timestamp
         return [dataclasses.replace(e, state={"seen_by": {}, "delivered_to": {}, **maps[e.id]})
                 if e.id in maps else e for e in events]
-
-    async def _left_at(self, principal: Principal, conversation_id: str) -> str | None:
-        if principal.user is None:
-            return None
-        member = await self._store.latest_member_of_user(principal.application_id, conversation_id,
-                                                         principal.user.id)
-        return member.left_at if member is not None and member.state is MemberState.LEFT else None
 
     async def read_state(self, principal: Principal, conversation_id: str, member_id: str | None) -> ReadState:
         """A member's horizons and unread count (`member_id` None: the caller's own membership). Unread counts

@@ -146,7 +146,7 @@ class Event:
     deleted: str | None = None
     from_user: UserRef | None = None
     # Receipts of a text/image/message as the clients show them ({"seen_by": {member: ts}, ...}); filled only
-    # by the reads that need it (EventService.with_state).
+    # by the reads that need it (EventService.history with receipts).
     state: JSON | None = None
 
 

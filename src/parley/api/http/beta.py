@@ -127,10 +127,9 @@ def beta2_routes(ctx: Context, svc: Services, prefix: str) -> list[Route]:
     async def list_events(request: Request) -> Response:
         principal = await ctx.principal(request)
         cid = request.path_params["conversation_id"]
-        page = await svc.events.list(principal, cid, query_page(request, EVENT_FILTERS), LEGACY_NAMES)
         # texts carry their receipt maps: the client refuses to send a second seen for what `state` shows seen
-        events = await svc.events.with_state(principal, cid, page.items)
-        return _data_envelope(ctx, request, "events", [inapp.event_with_sender(e) for e in events], page)
+        page = await svc.events.list(principal, cid, query_page(request, EVENT_FILTERS), LEGACY_NAMES, receipts=True)
+        return _data_envelope(ctx, request, "events", [inapp.event_with_sender(e) for e in page.items], page)
 
     async def delete_event(request: Request) -> Response:
         principal = await ctx.principal(request)

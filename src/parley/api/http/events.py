@@ -50,12 +50,9 @@ def routes(ctx: Context, events: EventService, envelope_mode: str, prefix: str =
     async def list_events(request: Request) -> Response:
         principal = await ctx.principal(request)
         conversation_id = request.path_params["conversation_id"]
-        page = await events.list(principal, conversation_id, query_page(request, filters), names)
+        page = await events.list(principal, conversation_id, query_page(request, filters), names, receipt_state)
         base = ctx.base_url(request)
-        listed = page.items
-        if receipt_state:
-            listed = await events.with_state(principal, conversation_id, listed)
-        items = [render.event(base, present(e)) for e in listed]
+        items = [render.event(base, present(e)) for e in page.items]
         url = f"{base}{prefix}/conversations/{conversation_id}/events"
         embedded: Any = items if wants_array(request, envelope_mode) else {"events": items}
         return JSONResponse(envelope(url, embedded, page))

@@ -263,8 +263,8 @@ class LegacyDialect:
         page_request: PageRequest | None = PageRequest(size=100, filters=filters)
         complete, served_up_to = True, None
         while page_request is not None:
-            history = await self._svc.events.history(principal, cid, page_request)
-            events.extend(await self._svc.events.with_state(principal, cid, history.page.items))
+            history = await self._svc.events.history(principal, cid, page_request, receipts=True)
+            events.extend(history.page.items)
             complete, served_up_to = history.complete, history.served_up_to
             page_request = history.page.next
         reply: dict[str, Any] = {"cid": cid, "body": [inapp.event(e) for e in events], "complete": complete}
